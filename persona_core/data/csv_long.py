@@ -199,7 +199,8 @@ def attributes_frame(ids: Iterable[str], columns: dict[str, list[str]]) -> pd.Da
     for name, values in columns.items():
         s = pd.Series([v if v != "" else None for v in values], dtype=object)
         num = pd.to_numeric(s, errors="coerce")
-        data[name] = num if num.notna().sum() == s.notna().sum() and s.notna().any() else s
+        keep = num if num.notna().sum() == s.notna().sum() and s.notna().any() else s
+        data[name] = keep.to_numpy()
     return pd.DataFrame(data, index=pd.Index(list(ids), name="respondent_id"))
 
 

@@ -216,14 +216,24 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "persona_explorer"
 
 
+_C1_RE = re.compile("[\x80-\x9f]")
+
+
 def _text(x: Any) -> str:
-    """A string from rdata output; bytes that are not UTF-8 are cp1252 (GSS strings)."""
+    """A string from rdata output. GSS strings are cp1252: bytes that are not UTF-8, and
+    text read as Latin-1 (C1 control characters such as ``\x92``), are decoded as cp1252."""
     if isinstance(x, bytes):
         try:
             return x.decode("utf-8")
         except UnicodeDecodeError:
             return x.decode("cp1252", errors="replace")
-    return str(x)
+    s = str(x)
+    if _C1_RE.search(s):
+        try:
+            return s.encode("latin-1").decode("cp1252")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return s
+    return s
 
 
 def _labels_dict(obj: Any) -> dict[float, str] | None:
