@@ -1,0 +1,110 @@
+"""Benchmark: store the GSS 2016 wave (~2,867 respondents, ~910,000 answers) in SQLite and in
+PostgreSQL, then read it back. Prints one JSON object.
+
+    python bench/db_load.py [--synthetic] [--repeats 1]
+
+Uses ``persona_core.data.loaders.load_survey("gss", wave="2016")`` when that loader exists
+and the shared data are there; otherwise (or with ``--synthetic``) a synthetic survey of the
+same size, and says so in the output (``"survey": "synthetic"``). PostgreSQL is a throwaway
+server started for the run (``db.pgserver``, fsync on); SQLite is a file in a temp folder.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from db.pgserver import PostgresUnavailable, TemporaryPostgres  # noqa: E402
+from db.session import dispose_engines, session_scope, upgrade_database  # noqa: E402
+from db.store import load_survey, save_survey  # noqa: E402
+from persona_core.data.survey import Answers, Question, Survey  # noqa: E402
+
+
+def synthetic_survey(
+    n_respondents: int = 2867, n_questions: int = 600, density: float = 0.53, seed: int = 0, name: str = "synthetic"
+) -> Survey:
+    """A random survey shaped like the GSS 2016 wave (2-7 options per question, sparse answers,
+    a dozen categorical/numeric attributes)."""
+    rng = np.random.default_rng(seed)
+    n_opt = rng.integers(2, 8, size=n_questions)
+    questions = [
+        Question(id=f"q{j:03d}", text=f"Synthetic question {j}?", options=tuple(f"option {k}" for k in range(n_opt[j])))
+        for j in range(n_questions)
+    ]
+    mask = rng.random((n_respondents, n_questions)) < density
+    r, q = np.nonzero(mask)
+    o = rng.integers(0, n_opt[q])
+    attributes = pd.DataFrame({
+        "age": rng.integers(18, 90, n_respondents).astype(float),
+        "sex": pd.Categorical(rng.choice(["male", "female"], n_respondents)),
+        "degree": pd.Categorical(rng.choice(["lt high school", "high school", "bachelor", "graduate"], n_respondents),
+                                 categories=["lt high school", "high school", "bachelor", "graduate"], ordered=True),
+        **{f"attr{k}": pd.Categorical(rng.choice(list("abcdef"), n_respondents)) for k in range(9)},
+    }, index=[str(100000 + i) for i in range(n_respondents)])
+    return Survey.from_codes(name, questions, attributes.index, Answers(r, q, o), attributes, {"kind": "synthetic"})
+
+
+def real_survey() -> Survey | None:
+    try:
+        from persona_core.data.loaders import load_survey as load
+    except ImportError:
+        return None
+    try:
+        return load("gss", wave="2016")
+    except (FileNotFoundError, NotImplementedError):
+        return None
+
+
+def measure(url: str, survey: Survey) -> dict:
+    upgrade_database(url)
+    t0 = time.perf_counter()
+    with session_scope(url) as s:
+        save_survey(s, survey)
+    t_save = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with session_scope(url) as s:
+        save_survey(s, survey)  # idempotent: fingerprint check only
+    t_again = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with session_scope(url) as s:
+        back = load_survey(s, survey.name)
+    t_load = time.perf_counter() - t0
+    assert back.fingerprint() == survey.fingerprint()
+    return {"save_s": round(t_save, 2), "save_again_s": round(t_again, 3), "load_s": round(t_load, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--synthetic", action="store_true", help="use a synthetic survey of the GSS 2016 size")
+    args = parser.parse_args()
+
+    survey = None if args.synthetic else real_survey()
+    kind = "gss-2016"
+    if survey is None:
+        survey, kind = synthetic_survey(), "synthetic"
+    out: dict = {
+        "survey": kind, "respondents": survey.n_respondents, "questions": survey.n_questions,
+        "answers": survey.n_answers,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        out["sqlite"] = measure(f"sqlite:///{tmp}/bench.db", survey)
+        out["sqlite"]["file_mb"] = round(sum(p.stat().st_size for p in Path(tmp).iterdir()) / 2**20, 1)
+    try:
+        with TemporaryPostgres(fsync=True) as pg:
+            out["postgresql"] = measure(pg.create_database("bench"), survey)
+            dispose_engines()
+    except PostgresUnavailable as exc:
+        out["postgresql"] = {"error": str(exc)}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

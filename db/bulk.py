@@ -1,0 +1,84 @@
+"""Fast multi-row inserts inside the caller's transaction.
+
+- PostgreSQL through psycopg 3: ``COPY ... FROM STDIN`` (binary), one round trip per chunk.
+- SQLite: the driver's ``executemany`` with plain tuples (no per-row dict building).
+- Any other backend: SQLAlchemy Core ``insert`` with a list of parameter dicts.
+
+Columns come in as equal-length sequences (lists or numpy arrays), so callers build data
+column-wise with numpy instead of one Python dict per row.
+"""
+from __future__ import annotations
+
+import json
+from typing import Mapping, Sequence
+
+import numpy as np
+from sqlalchemy import JSON, Table, insert
+from sqlalchemy.orm import Session
+
+CHUNK_ROWS = 100_000
+
+
+def _python_column(values: Sequence) -> list:
+    """A column as a list of Python scalars (numpy scalars are not understood by every driver)."""
+    if isinstance(values, np.ndarray):
+        return values.tolist()
+    return list(values)
+
+
+def _json_encoded(table: Table, names: list[str], data: list[list]) -> list[list]:
+    """The driver-level paths bypass SQLAlchemy's JSON type: serialize JSON columns here."""
+    out = []
+    for name, values in zip(names, data):
+        if isinstance(table.c[name].type, JSON):
+            values = [None if v is None else json.dumps(v, ensure_ascii=False, allow_nan=False) for v in values]
+        out.append(values)
+    return out
+
+
+def bulk_insert(session: Session, table: Table, columns: Mapping[str, Sequence]) -> int:
+    """Insert rows given column-wise (``{column name: values}``) into ``table`` in the session's
+    current transaction. Returns the number of rows."""
+    names = list(columns)
+    lengths = {len(columns[n]) for n in names}
+    if len(lengths) != 1:
+        raise ValueError(f"bulk_insert into {table.name}: columns have different lengths {sorted(lengths)}")
+    n_rows = lengths.pop()
+    if n_rows == 0:
+        return 0
+    unknown = [n for n in names if n not in table.c]
+    if unknown:
+        raise ValueError(f"bulk_insert into {table.name}: unknown columns {unknown}")
+
+    connection = session.connection()
+    dialect = connection.dialect
+    data = [_python_column(columns[n]) for n in names]
+
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        _copy_psycopg(connection, table, names, _json_encoded(table, names, data), n_rows)
+    elif dialect.name == "sqlite":
+        data = _json_encoded(table, names, data)
+        quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
+        sql = (
+            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({quoted}) "
+            f"VALUES ({', '.join('?' * len(names))})"
+        )
+        rows = list(zip(*data))
+        for start in range(0, n_rows, CHUNK_ROWS):
+            connection.exec_driver_sql(sql, rows[start : start + CHUNK_ROWS])
+    else:
+        for start in range(0, n_rows, CHUNK_ROWS):
+            chunk = [dict(zip(names, row)) for row in zip(*(c[start : start + CHUNK_ROWS] for c in data))]
+            connection.execute(insert(table), chunk)
+    return n_rows
+
+
+def _copy_psycopg(connection, table: Table, names: list[str], data: list[list], n_rows: int) -> None:
+    dialect = connection.dialect
+    quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
+    sql = f"COPY {dialect.identifier_preparer.format_table(table)} ({quoted}) FROM STDIN"
+    driver_connection = connection.connection.driver_connection
+    with driver_connection.cursor() as cursor:
+        with cursor.copy(sql) as copy:
+            for row in zip(*data):
+                copy.write_row(row)

@@ -1,0 +1,213 @@
+"""SQLAlchemy 2.x models of the persona database, portable across SQLite and PostgreSQL.
+
+Layout (``->`` is a foreign key, each ``ON DELETE CASCADE`` and indexed)::
+
+    dataset                      one loaded survey (name unique, content fingerprint)
+      question -> dataset        ordered by ``position``; ``key`` is the survey's question id
+        option -> question       answer options, ordered by ``position``
+      respondent -> dataset      ordered by ``position``; ``key`` is the survey's respondent id
+      answer                     (respondent id, question id) -> option position; no FK
+                                 constraints (bulk-load speed, see Answer); ``position`` keeps
+                                 the survey's row order
+      embedding_run -> dataset   one fitted persona space (parameters, metrics, timings)
+        respondent_embedding -> embedding_run, respondent
+                                 vector (float32 bytes), 2-D map coordinates, cohort membership
+        cohort -> embedding_run  HDBSCAN cohort: label, size, name, centroid, profile
+        evaluation_run -> embedding_run
+                                 one evaluation of steering methods (results as JSON)
+
+Large per-row data stay compact: embedding vectors are little-endian float32 bytes
+(``LargeBinary``: BLOB / BYTEA), answers store the option's position, not a text.
+New tables (e.g. preference pairs) are one new Alembic revision that adds them.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so later migrations can drop/alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: JSON column: JSONB on PostgreSQL, JSON (text) elsewhere.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+#: Surrogate key: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+def _fk(target: str) -> ForeignKey:
+    return ForeignKey(target, ondelete="CASCADE")
+
+
+class Dataset(Base):
+    """One survey loaded into the database."""
+
+    __tablename__ = "dataset"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    source: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: column order and dtypes of the respondent attributes, to rebuild the data frame
+    attribute_schema: Mapped[list[Any]] = mapped_column(default=list)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    n_respondents: Mapped[int] = mapped_column(Integer)
+    n_questions: Mapped[int] = mapped_column(Integer)
+    n_answers: Mapped[int] = mapped_column(Integer)
+
+
+class Question(Base):
+    __tablename__ = "question"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "position"),
+        UniqueConstraint("dataset_id", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(_fk("dataset.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    ordinal: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Option(Base):
+    __tablename__ = "option"
+    __table_args__ = (UniqueConstraint("question_id", "position"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    question_id: Mapped[int] = mapped_column(_fk("question.id"))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Respondent(Base):
+    __tablename__ = "respondent"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "position"),
+        UniqueConstraint("dataset_id", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(_fk("dataset.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(255))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Answer(Base):
+    """One answer: respondent, question, the chosen option's position, and ``position`` (the
+    row's place in the survey's answer arrays, so a load gives back the same order).
+
+    The primary key (respondent, question) makes answers unique and is the only index; on
+    SQLite the table is ``WITHOUT ROWID``, i.e. that key *is* the table. There are no
+    foreign-key constraints here on purpose: PostgreSQL checks them row by row, which took a
+    910,000-answer load from ~10 s to ~70 s. Integrity comes from the one writer
+    (:func:`db.store.save_survey` validates the survey and takes the ids from rows it inserted
+    in the same transaction) and :func:`db.store.delete_dataset` deletes answers explicitly.
+    """
+
+    __tablename__ = "answer"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    respondent_id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=False)
+    question_id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=False)
+    option: Mapped[int] = mapped_column(SmallInteger)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class EmbeddingRun(Base):
+    """One fitted persona space of a dataset: embeddings, 2-D map and cohorts."""
+
+    __tablename__ = "embedding_run"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(_fk("dataset.id"), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seconds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    artifact_path: Mapped[Optional[str]] = mapped_column(Text)
+    dim: Mapped[int] = mapped_column(Integer)
+    n_respondents: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class RespondentEmbedding(Base):
+    """A respondent's place in one run: vector, map coordinates and cohort membership.
+    ``cohort_label`` is -1 for outliers; ``likely_cohort`` is their most likely cohort."""
+
+    __tablename__ = "respondent_embedding"
+    __table_args__ = (UniqueConstraint("run_id", "respondent_id"),)
+
+    run_id: Mapped[int] = mapped_column(_fk("embedding_run.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    respondent_id: Mapped[int] = mapped_column(_fk("respondent.id"), index=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float32, length = run.dim
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    cohort_label: Mapped[int] = mapped_column(Integer)
+    cohort_probability: Mapped[float] = mapped_column(Float)
+    likely_cohort: Mapped[int] = mapped_column(Integer)
+
+
+class Cohort(Base):
+    __tablename__ = "cohort"
+    __table_args__ = (UniqueConstraint("run_id", "label"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    run_id: Mapped[int] = mapped_column(_fk("embedding_run.id"))
+    label: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(Text, default="")
+    centroid: Mapped[list[Any]] = mapped_column(default=list)
+    profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class EvaluationRun(Base):
+    """One evaluation of steering methods on an embedding run's held-out answers."""
+
+    __tablename__ = "evaluation_run"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    run_id: Mapped[int] = mapped_column(_fk("embedding_run.id"), index=True)
+    model_name: Mapped[str] = mapped_column(Text)
+    checkpoint: Mapped[Optional[str]] = mapped_column(Text)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    results: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+TABLES = tuple(Base.metadata.sorted_tables)
