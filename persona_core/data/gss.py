@@ -43,20 +43,22 @@ goes exactly one way, decided by :func:`classify_column` in this order:
    interview (2018, else 2016); age is not carried over.
 4. Everything else is a candidate **question** (attitudes, behaviours, experiences,
    knowledge items). Answer codes labelled as non-answers (:data:`NON_ANSWERS`:
-   "refused", "don't know", "iap", "no answer", ...) count as missing. It is dropped as
-   *numeric (no value labels)* when the column has no answer labels, as *numeric/count*
-   when a used code has no label (ages, hours, counts) -- unless the used codes are a
-   short run of consecutive integers, a rating scale with only some points labelled
-   (``eqwlth``, ``helppoor``: :func:`is_labelled_scale`) -- as *too few / too many options* unless ``min_options <= used labelled codes <=
-   max_options`` (2..7), and as *too few answers* below ``min_answers`` (300) answers in
-   the wave.
+   "refused", "don't know", "iap", "no answer", ...) count as missing. It is dropped
+   * as *numeric (no value labels)* when the column has no answer labels;
+   * as *numeric/count* when a used code has no label (ages, hours, counts), unless
+     the used codes are integers spanning at most ``max_options`` points: a rating
+     scale with only some points labelled (``eqwlth``, ``helppoor``;
+     :func:`is_labelled_scale`), whose options are all points of the range;
+   * as *too few / too many options* unless ``min_options <= options <= max_options``
+     (2..7; options = the used codes, see 5);
+   * as *too few answers* below ``min_answers`` (300) answers in the wave.
 5. A kept question has ``id`` = the variable name without the wave suffix, ``text`` =
    the variable's ``label`` wording, ``options`` = the label texts of the codes
    actually used in the wave, ordered by code (labels never chosen, mostly volunteered
    "other" or missing-value codes, are left out; an unlabelled scale point shows its
-   number), and ``ordinal=True`` unless clearly
-   nominal (:func:`is_nominal`: a who/which/where question, an "other"/"someone else"
-   option, or a last option "neither"/"both"/"depends").
+   number), and ``ordinal=True`` unless clearly nominal (:func:`is_nominal`: a
+   who/which/where question, an "other"/"someone else" option, or a last option
+   "neither"/"both"/"depends").
 
 :func:`classification_counts` tallies the decisions; :func:`load_gss` logs them and
 stores them in ``survey.source["classification"]``.
@@ -364,7 +366,9 @@ def _load_cache(file: Path, path: Path) -> GSSData:
     return GSSData(path=path, n_rows=n, columns=columns)
 
 
-def read_gss_file(path: str | Path | None = None, *, use_cache: bool = True, cache_dir: str | Path | None = None) -> GSSData:
+def read_gss_file(
+    path: str | Path | None = None, *, use_cache: bool = True, cache_dir: str | Path | None = None
+) -> GSSData:
     """All columns of the panel file, from the cache when it is current."""
     path = Path(path) if path is not None else default_gss_path()
     if not path.is_file():
@@ -477,9 +481,10 @@ def classify_column(col: ColumnSummary, config: GSSConfig | None = None) -> Colu
         return ColumnDecision(col.name, DROPPED, R_NO_LABELS)
     if any(c not in col.labels for c in counts) and not is_labelled_scale(counts, cfg):
         return ColumnDecision(col.name, DROPPED, R_UNLABELLED)
-    if len(counts) < cfg.min_options:
+    n_options = len(question_codes(col))
+    if n_options < cfg.min_options:
         return ColumnDecision(col.name, DROPPED, R_TOO_FEW_OPTIONS)
-    if len(counts) > cfg.max_options:
+    if n_options > cfg.max_options:
         return ColumnDecision(col.name, DROPPED, R_TOO_MANY_OPTIONS)
     if sum(counts.values()) < cfg.min_answers:
         return ColumnDecision(col.name, DROPPED, R_TOO_FEW_ANSWERS)
@@ -487,19 +492,29 @@ def classify_column(col: ColumnSummary, config: GSSConfig | None = None) -> Colu
 
 
 def is_labelled_scale(counts: Mapping[float, int], config: GSSConfig | None = None) -> bool:
-    """Used codes that form a short run of consecutive integers (e.g. 1..7 with only the
-    end points labelled, as in ``eqwlth`` or ``helppoor``): an ordinal rating scale."""
+    """Used codes that are integers spanning a short range (e.g. 1..7 with only the end
+    points labelled, as in ``eqwlth`` or ``helppoor``): an ordinal rating scale whose
+    points are every integer from the lowest to the highest used code."""
     cfg = config or GSSConfig()
     codes = sorted(counts)
     if not codes or any(c != int(c) for c in codes):
         return False
-    return cfg.min_options <= len(codes) <= cfg.max_options and codes[-1] - codes[0] + 1 == len(codes)
+    return cfg.min_options <= codes[-1] - codes[0] + 1 <= cfg.max_options
+
+
+def question_codes(col: ColumnSummary) -> list[float]:
+    """The answer codes that become a question's options, in order: the used labelled
+    codes, or for a rating scale with unlabelled points every integer of its range."""
+    used = sorted(col.substantive_counts())
+    if used and any(c not in (col.labels or {}) for c in used):
+        return [float(c) for c in range(int(used[0]), int(used[-1]) + 1)]
+    return used
 
 
 def question_from_summary(col: ColumnSummary) -> Question:
-    """The :class:`Question` of a column classified as a question: options are the used
-    codes in code order, as label texts (the number itself for an unlabelled scale point)."""
-    codes = sorted(col.substantive_counts())
+    """The :class:`Question` of a column classified as a question: options are the codes
+    of :func:`question_codes` as label texts (the number itself for an unlabelled point)."""
+    codes = question_codes(col)
     labels = col.labels or {}
     options = tuple(labels.get(c, f"{c:g}") for c in codes)
     return Question(col.name, col.label or col.name, options, ordinal=not is_nominal(col.label, options))
@@ -572,7 +587,9 @@ def classify_gss(data: GSSData, wave: str = "2016", config: GSSConfig | None = N
     ]
 
 
-def gss_classification(path: str | Path | None = None, wave: str = "2016", config: GSSConfig | None = None) -> dict[str, Any]:
+def gss_classification(
+    path: str | Path | None = None, wave: str = "2016", config: GSSConfig | None = None
+) -> dict[str, Any]:
     """Classification counts for one wave of the panel file (see :func:`classification_counts`)."""
     cfg = config or GSSConfig()
     data = read_gss_file(path, use_cache=cfg.use_cache, cache_dir=cfg.cache_dir)
@@ -670,7 +687,7 @@ def load_gss(path: str | Path | None = None, wave: str = "2016", config: GSSConf
             attr_labels[s.name] = s.label or s.name
         elif d.kind == QUESTION:
             q = question_from_summary(s)
-            codes = np.array(sorted(s.substantive_counts()))
+            codes = np.array(question_codes(s))
             v = col.values[rows]
             hit = np.flatnonzero(np.isin(v, codes))
             r_parts.append(hit)

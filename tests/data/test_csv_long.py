@@ -11,7 +11,11 @@ from persona_core.data.csv_long import load_csv, parse_options, read_csv_table
 from persona_core.data.errors import DataError
 from tests.data.conftest import CSV_SMALL, assert_data_error
 
-QUESTIONS = "question_id,text,options\nq1,Do you agree?,Agree|Neutral|Disagree\nq2,Pet?,\"[\"\"Cat\"\", \"\"Dog\"\"]\"\n"
+QUESTIONS = (
+    "question_id,text,options\n"
+    "q1,Do you agree?,Agree|Neutral|Disagree\n"
+    'q2,Pet?,"[""Cat"", ""Dog""]"\n'
+)
 ANSWERS = "respondent_id,question_id,answer\nr1,q1,Agree\nr1,q2,Dog\nr2,q1,Disagree\n"
 
 
@@ -136,7 +140,8 @@ def test_answer_not_among_options(tmp_path):
 
 def test_duplicate_respondent_question_rows(tmp_path):
     d = write_survey(tmp_path, answers=ANSWERS + "r1,q1,Neutral\n")
-    with pytest.raises(DataError, match="duplicate answer of respondent 'r1' to question 'q1' \\(first on line 2\\)") as e:
+    msg = "duplicate answer of respondent 'r1' to question 'q1' \\(first on line 2\\)"
+    with pytest.raises(DataError, match=msg) as e:
         load_csv(d)
     assert_data_error(e, "answers.csv", 5, "question_id")
 
