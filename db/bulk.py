@@ -1,6 +1,6 @@
 """Fast multi-row inserts inside the caller's transaction.
 
-- PostgreSQL through psycopg 3: ``COPY ... FROM STDIN`` (binary), one round trip per chunk.
+- PostgreSQL through psycopg 3: ``COPY ... FROM STDIN`` (psycopg adapts each row in C).
 - SQLite: the driver's ``executemany`` with plain tuples (no per-row dict building).
 - Any other backend: SQLAlchemy Core ``insert`` with a list of parameter dicts.
 
@@ -13,7 +13,7 @@ import json
 from typing import Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import JSON, Table, insert
+from sqlalchemy import JSON, Table, exc, insert
 from sqlalchemy.orm import Session
 
 CHUNK_ROWS = 100_000
@@ -36,9 +36,14 @@ def _json_encoded(table: Table, names: list[str], data: list[list]) -> list[list
     return out
 
 
-def bulk_insert(session: Session, table: Table, columns: Mapping[str, Sequence]) -> int:
+def bulk_insert(
+    session: Session, table: Table, columns: Mapping[str, Sequence], *, method: str | None = None
+) -> int:
     """Insert rows given column-wise (``{column name: values}``) into ``table`` in the session's
-    current transaction. Returns the number of rows."""
+    current transaction. Returns the number of rows.
+
+    ``method`` forces a path (``"copy"``: PostgreSQL + psycopg only, ``"executemany"``,
+    ``"core"``); by default the fastest one the backend supports."""
     names = list(columns)
     lengths = {len(columns[n]) for n in names}
     if len(lengths) != 1:
@@ -54,31 +59,46 @@ def bulk_insert(session: Session, table: Table, columns: Mapping[str, Sequence])
     dialect = connection.dialect
     data = [_python_column(columns[n]) for n in names]
 
-    if dialect.name == "postgresql" and dialect.driver == "psycopg":
-        _copy_psycopg(connection, table, names, _json_encoded(table, names, data), n_rows)
-    elif dialect.name == "sqlite":
+    can_copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
+    if method is None:
+        method = "copy" if can_copy else "executemany" if dialect.paramstyle == "qmark" else "core"
+    if method == "copy" and not can_copy:
+        raise ValueError(f"COPY needs PostgreSQL with psycopg, not {dialect.name}+{dialect.driver}")
+    if method == "executemany" and dialect.paramstyle not in ("qmark", "format", "pyformat"):
+        method = "core"
+
+    if method == "copy":
+        _copy_psycopg(connection, table, names, _json_encoded(table, names, data))
+    elif method == "executemany":
         data = _json_encoded(table, names, data)
         quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
         sql = (
             f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({quoted}) "
-            f"VALUES ({', '.join('?' * len(names))})"
+            f"VALUES ({', '.join([marker] * len(names))})"
         )
         rows = list(zip(*data))
         for start in range(0, n_rows, CHUNK_ROWS):
             connection.exec_driver_sql(sql, rows[start : start + CHUNK_ROWS])
-    else:
+    elif method == "core":
         for start in range(0, n_rows, CHUNK_ROWS):
             chunk = [dict(zip(names, row)) for row in zip(*(c[start : start + CHUNK_ROWS] for c in data))]
             connection.execute(insert(table), chunk)
+    else:
+        raise ValueError(f"unknown bulk insert method {method!r}")
     return n_rows
 
 
-def _copy_psycopg(connection, table: Table, names: list[str], data: list[list], n_rows: int) -> None:
+def _copy_psycopg(connection, table: Table, names: list[str], data: list[list]) -> None:
     dialect = connection.dialect
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
     sql = f"COPY {dialect.identifier_preparer.format_table(table)} ({quoted}) FROM STDIN"
     driver_connection = connection.connection.driver_connection
-    with driver_connection.cursor() as cursor:
-        with cursor.copy(sql) as copy:
-            for row in zip(*data):
-                copy.write_row(row)
+    dbapi_error = dialect.loaded_dbapi.Error
+    try:
+        with driver_connection.cursor() as cursor:
+            with cursor.copy(sql) as copy:
+                for row in zip(*data):
+                    copy.write_row(row)
+    except dbapi_error as err:  # raise SQLAlchemy's exceptions, as the other paths do
+        raise exc.DBAPIError.instance(sql, None, err, dbapi_error) from err

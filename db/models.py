@@ -58,6 +58,11 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 IdType = BigInteger().with_variant(Integer(), "sqlite")
 
 
+#: SQLite reuses the largest deleted rowid unless AUTOINCREMENT; ids here are referenced from
+#: outside the database (artifacts, checkpoints bound to an embedding run), so never reuse them.
+NO_ID_REUSE = {"sqlite_autoincrement": True}
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -75,6 +80,7 @@ class Dataset(Base):
     """One survey loaded into the database."""
 
     __tablename__ = "dataset"
+    __table_args__ = NO_ID_REUSE
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -94,6 +100,7 @@ class Question(Base):
     __table_args__ = (
         UniqueConstraint("dataset_id", "position"),
         UniqueConstraint("dataset_id", "key"),
+        NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -106,7 +113,7 @@ class Question(Base):
 
 class Option(Base):
     __tablename__ = "option"
-    __table_args__ = (UniqueConstraint("question_id", "position"),)
+    __table_args__ = (UniqueConstraint("question_id", "position"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     question_id: Mapped[int] = mapped_column(_fk("question.id"))
@@ -119,6 +126,7 @@ class Respondent(Base):
     __table_args__ = (
         UniqueConstraint("dataset_id", "position"),
         UniqueConstraint("dataset_id", "key"),
+        NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -153,6 +161,7 @@ class EmbeddingRun(Base):
     """One fitted persona space of a dataset: embeddings, 2-D map and cohorts."""
 
     __tablename__ = "embedding_run"
+    __table_args__ = NO_ID_REUSE
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(_fk("dataset.id"), index=True)
@@ -185,7 +194,7 @@ class RespondentEmbedding(Base):
 
 class Cohort(Base):
     __tablename__ = "cohort"
-    __table_args__ = (UniqueConstraint("run_id", "label"),)
+    __table_args__ = (UniqueConstraint("run_id", "label"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     run_id: Mapped[int] = mapped_column(_fk("embedding_run.id"))
@@ -200,6 +209,7 @@ class EvaluationRun(Base):
     """One evaluation of steering methods on an embedding run's held-out answers."""
 
     __tablename__ = "evaluation_run"
+    __table_args__ = NO_ID_REUSE
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     run_id: Mapped[int] = mapped_column(_fk("embedding_run.id"), index=True)

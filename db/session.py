@@ -74,6 +74,14 @@ def get_engine(url: str | None = None) -> Engine:
         return engine
 
 
+def dispose_engine(url: str | None = None) -> None:
+    """Close and forget the cached engine for ``url`` (if any)."""
+    with _engines_lock:
+        engine = _engines.pop(get_database_url(url), None)
+    if engine is not None:
+        engine.dispose()
+
+
 def dispose_engines() -> None:
     """Close every cached engine's connections (tests, before dropping a database)."""
     with _engines_lock:

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("n_answers", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_dataset"),
         sa.UniqueConstraint("name", name="uq_dataset_name"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "question",
@@ -56,6 +57,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_question"),
         sa.UniqueConstraint("dataset_id", "key", name="uq_question_dataset_id_key"),
         sa.UniqueConstraint("dataset_id", "position", name="uq_question_dataset_id_position"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "option",
@@ -66,6 +68,7 @@ def upgrade() -> None:
         _fk(["question_id"], "question", ["id"], "fk_option_question_id_question"),
         sa.PrimaryKeyConstraint("id", name="pk_option"),
         sa.UniqueConstraint("question_id", "position", name="uq_option_question_id_position"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "respondent",
@@ -78,6 +81,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_respondent"),
         sa.UniqueConstraint("dataset_id", "key", name="uq_respondent_dataset_id_key"),
         sa.UniqueConstraint("dataset_id", "position", name="uq_respondent_dataset_id_position"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "answer",
@@ -102,6 +106,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         _fk(["dataset_id"], "dataset", ["id"], "fk_embedding_run_dataset_id_dataset"),
         sa.PrimaryKeyConstraint("id", name="pk_embedding_run"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_embedding_run_created_at", "embedding_run", ["created_at"])
     op.create_index("ix_embedding_run_dataset_id", "embedding_run", ["dataset_id"])
@@ -136,6 +141,7 @@ def upgrade() -> None:
         _fk(["run_id"], "embedding_run", ["id"], "fk_cohort_run_id_embedding_run"),
         sa.PrimaryKeyConstraint("id", name="pk_cohort"),
         sa.UniqueConstraint("run_id", "label", name="uq_cohort_run_id_label"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "evaluation_run",
@@ -148,6 +154,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         _fk(["run_id"], "embedding_run", ["id"], "fk_evaluation_run_run_id_embedding_run"),
         sa.PrimaryKeyConstraint("id", name="pk_evaluation_run"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_evaluation_run_created_at", "evaluation_run", ["created_at"])
     op.create_index("ix_evaluation_run_run_id", "evaluation_run", ["run_id"])
