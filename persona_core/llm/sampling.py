@@ -1,0 +1,61 @@
+"""Generation settings and the choice of the next token (greedy, temperature, top-p)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """``temperature`` 0 means greedy; ``top_p`` is nucleus sampling (1 = off); ``seed``
+    makes sampling reproducible (row ``i`` of a batch samples with ``seed + i``, so a row's
+    text does not depend on the other rows); ``None`` draws fresh randomness."""
+
+    temperature: float = 0.7
+    top_p: float = 0.9
+    max_new_tokens: int = 128
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"GenerationSettings.temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"GenerationSettings.top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"GenerationSettings.max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+def row_generators(settings: GenerationSettings, n_rows: int, device: torch.device) -> list[torch.Generator]:
+    """One random generator per row (seeded ``seed + i``, or randomly when no seed)."""
+    gens = []
+    for i in range(n_rows):
+        gen = torch.Generator(device=device)
+        if settings.seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(settings.seed + i)
+        gens.append(gen)
+    return gens
+
+
+def next_tokens(
+    logits: torch.Tensor, settings: GenerationSettings, generators: list[torch.Generator]
+) -> torch.Tensor:
+    """Pick one token per row from ``logits`` (rows x vocab)."""
+    if settings.greedy:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits.float() / settings.temperature, dim=-1)
+    if settings.top_p < 1:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        # drop tokens once the mass before them already reaches top_p (keeps at least one)
+        drop = sorted_probs.cumsum(dim=-1) - sorted_probs >= settings.top_p
+        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    return torch.stack(
+        [torch.multinomial(probs[i], 1, generator=gen)[0] for i, gen in enumerate(generators)]
+    )
