@@ -109,8 +109,8 @@ class Survey:
                 row=bad,
                 column=q.id,
             )
-        key = a.respondent.astype(np.int64) * len(self.questions) + a.question
-        if np.unique(key).size != key.size:
+        key = np.sort(a.respondent.astype(np.int64) * len(self.questions) + a.question)
+        if (key[1:] == key[:-1]).any():  # sort + neighbour check: much faster than np.unique here
             raise DataError("duplicate (respondent, question) answers")
 
     # ------------------------------------------------------------- accessors

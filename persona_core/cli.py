@@ -1,0 +1,200 @@
+"""Command line: ``python -m persona_core <command> ...`` runs pipelines headless.
+
+Every command takes ``--db URL`` (default: ``PERSONA_DB_URL``, else the SQLite file in ``var/``).
+With ``--json`` a command prints one JSON object as its last line of standard output; progress
+bars and logs go to standard error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+from tqdm.auto import tqdm
+
+log = logging.getLogger("persona_core")
+
+SubcommandAdder = Callable[[argparse._SubParsersAction], None]
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="URL", default=None, help="SQLAlchemy database URL (default: PERSONA_DB_URL, else var/persona.db)")
+
+
+# ------------------------------------------------------------------ build
+def add_build_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build", help="load a survey and build its persona space (embed, map, cohorts, profiles)")
+    p.add_argument("--dataset", choices=["gss", "csv", "opinionqa"], default="gss")
+    p.add_argument("--wave", default=None, help="GSS: 2016 (default), 2018, 2020; OpinionQA: e.g. W26")
+    p.add_argument("--path", default=None, help="data file or folder (GSS: default ../shared/data/gss/gss_panel20.rda)")
+    p.add_argument("--config", default=None, help="JSON file with SpaceConfig overrides, e.g. {\"factorization\": {\"n_factors\": 8}}")
+    p.add_argument("--replace", action="store_true", help="replace a stored dataset of the same name whose content changed")
+    p.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
+    add_db_argument(p)
+    p.set_defaults(func=run_build)
+
+
+def load_space_config(path: str | None):
+    from persona_core.space import SpaceConfig
+
+    if path is None:
+        return SpaceConfig()
+    try:
+        return SpaceConfig.from_dict(json.loads(Path(path).read_text()))
+    except (OSError, json.JSONDecodeError, TypeError) as exc:
+        raise SystemExit(f"error: cannot use config {path}: {exc}") from exc
+
+
+def run_build(args: argparse.Namespace) -> dict:
+    from db.session import session_scope, upgrade_database
+    from db.store import save_embedding_run, save_survey
+    from persona_core.data.loaders import load_survey
+    from persona_core.space import STAGES, build_persona_space
+
+    config = load_space_config(args.config)
+    wave = args.wave or ("2016" if args.dataset == "gss" else None)
+    if args.dataset != "gss" and args.path is None:
+        raise SystemExit(f"error: --dataset {args.dataset} needs --path DIR")
+
+    stages = tqdm(total=1 + len(STAGES), desc="build", unit="stage", file=sys.stderr)
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    stages.set_postfix_str("load")
+    survey = load_survey(args.dataset, path=args.path, wave=wave)
+    upgrade_database(args.db)
+    with session_scope(args.db) as session:
+        dataset_id = save_survey(session, survey, kind=args.dataset, replace=args.replace)
+    seconds["load"] = time.perf_counter() - t
+    stages.update(1)
+    _print_classification(survey)
+
+    def on_stage(name: str) -> None:
+        if name != STAGES[0]:
+            stages.update(1)
+        stages.set_postfix_str(name)
+
+    space = build_persona_space(survey, config, on_stage=on_stage)
+    stages.update(1)
+    stages.close()
+    artifact_dir = space.save()
+    with session_scope(args.db) as session:
+        run_id = save_embedding_run(
+            session,
+            dataset_id=dataset_id,
+            params={"run_key": space.run_key, **config.to_dict()},
+            metrics=space.metrics,
+            seconds={**seconds, **space.seconds},
+            artifact_path=str(artifact_dir),
+            respondent_ids=survey.respondent_ids,
+            embeddings=space.embeddings,
+            coords=space.coords,
+            cohort_labels=space.cohort_labels,
+            cohort_probabilities=space.cohort_probabilities,
+            likely_cohorts=space.likely_cohorts,
+            cohorts=[
+                {
+                    "label": c,
+                    "size": p["size"],
+                    "name": p["name"],
+                    "centroid": space.cohort_centroids[c].tolist(),
+                    "profile": p,
+                }
+                for c, p in space.profiles.items()
+            ],
+        )
+    summary = {
+        "dataset": survey.name,
+        "embedding_run": run_id,
+        "run_key": space.run_key,
+        **{k: space.metrics[k] for k in (
+            "respondents", "questions", "answers", "heldout_accuracy", "heldout_log_loss",
+            "majority_accuracy", "bias_only_accuracy", "bias_only_log_loss", "cohorts", "outlier_share",
+        )},
+        "seconds": {k: round(v, 2) for k, v in {**seconds, **space.seconds}.items()},
+        "artifacts": str(artifact_dir),
+    }
+    _print_build_report(space)
+    return summary
+
+
+def _print_classification(survey) -> None:
+    counts = survey.source.get("classification")
+    if counts:
+        from persona_core.data.gss import format_classification
+
+        print(format_classification(counts, survey.source.get("wave")), file=sys.stderr)
+
+
+def _print_build_report(space) -> None:
+    m = space.metrics
+    print(
+        f"{m['respondents']} respondents, {m['questions']} questions, {m['answers']} answers\n"
+        f"held-out accuracy {m['heldout_accuracy']:.3f} (majority {m['majority_accuracy']:.3f}, "
+        f"bias-only {m['bias_only_accuracy']:.3f}); log-loss {m['heldout_log_loss']:.3f} "
+        f"(bias-only {m['bias_only_log_loss']:.3f})\n"
+        f"{m['cohorts']} cohorts, {m['outlier_share']:.1%} outliers",
+        file=sys.stderr,
+    )
+    for label, prof in space.profiles.items():
+        print(f"  cohort {label} ({prof['size']}): {prof['name']}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------- main
+def build_parser(extra: list[SubcommandAdder] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m persona_core", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for adder in [add_build_parser, *_optional_adders(), *(extra or [])]:
+        adder(sub)
+    return parser
+
+
+def _optional_adders() -> list[SubcommandAdder]:
+    """Subcommands of other parts of the library (steering, preferences), when present."""
+    adders: list[SubcommandAdder] = []
+    for module, names in (
+        ("persona_core.cli_steer", ("add_train_parser", "add_eval_parser")),
+        ("persona_core.cli_pairs", ("add_pairs_parser", "add_personas_parser")),
+    ):
+        try:
+            mod = __import__(module, fromlist=list(names))
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        adders.extend(getattr(mod, n) for n in names if hasattr(mod, n))
+    return adders
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from persona_core.data.errors import DataError
+
+    try:
+        result = args.func(args)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "json", False) and result is not None:
+        print(json.dumps(result, default=_json_default))
+    return 0
+
+
+def _json_default(obj):
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if hasattr(obj, "__dataclass_fields__"):
+        return asdict(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
