@@ -3,6 +3,10 @@
 Every function works inside the caller's session (see :func:`db.session.session_scope`), so
 one ``with session_scope(url) as s:`` block is one transaction: a survey load or an embedding
 run lands whole or not at all.
+
+JSON fields (params, metrics, profiles, results, ...) go through :func:`to_jsonable`: numpy
+values become Python ones and NaN/inf become null. PostgreSQL stores them as JSONB, which
+does not keep the order of an object's keys: keep ordered things in lists.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from db.bulk import bulk_insert
@@ -540,8 +544,6 @@ def list_embedding_runs(session: Session, dataset_name: str | None = None) -> li
     rows = session.execute(_runs_query(dataset_name)).all()
     counts: dict[int, int] = {}
     if rows:
-        from sqlalchemy import func
-
         counts = dict(session.execute(
             select(Cohort.run_id, func.count()).where(Cohort.run_id.in_([r[0].id for r in rows]))
             .group_by(Cohort.run_id)

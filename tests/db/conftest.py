@@ -34,6 +34,7 @@ def build_survey(name: str = "tiny", *, seed: int = 0, n_respondents: int = 12, 
         "degree": pd.Categorical(rng.choice(["high school", "bachelor", "graduate"], n_respondents),
                                  categories=["high school", "bachelor", "graduate"], ordered=True),
         "region": np.array(rng.choice(["north", "south", None], n_respondents), dtype=object),
+        "city": pd.Series(rng.choice(["Boston", "Zürich"], n_respondents), index=ids).astype("string"),
         "children": rng.integers(0, 5, n_respondents),
         "voted": rng.random(n_respondents) < 0.5,
     }, index=ids)
