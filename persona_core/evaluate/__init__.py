@@ -1,0 +1,1 @@
+"""Judge steering methods on held-out answers: baselines, the SPM, the CF predictor."""

@@ -1,0 +1,237 @@
+"""Score the seven methods on the same held-out answers, and the unseen-respondent test.
+
+Methods: ``unsteered``, ``demographic``, ``history``, ``shared_prompt``, ``spm_individual``,
+``spm_cohort``, ``cf``. Every method scores the same rows: held-out answers (hidden from the
+factorization and the SPM) of training respondents, on a seeded subset of the SPM's questions.
+All LLM work is grouped by question and reuses the question's key/value cache.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from persona_core.evaluate.baselines import HistoryPrompter, SharedPromptBaseline, demographic_texts
+from persona_core.evaluate.metrics import alignment, summarize
+from persona_core.steer.data import heldout_rows
+from persona_core.steer.engine import HeadCache
+from persona_core.steer.model import SoftPromptModel
+from persona_core.steer.prompts import PromptBuilder
+from persona_core.steer.scoring import spm_logprobs, text_logprobs
+
+log = logging.getLogger(__name__)
+
+METHODS = ("unsteered", "demographic", "history", "shared_prompt", "spm_individual", "spm_cohort", "cf")
+BASELINES = ("unsteered", "demographic", "history", "shared_prompt")
+PROMPTING = ("unsteered", "demographic", "history")
+
+
+@dataclass
+class EvalConfig:
+    """What the evaluation scores (defaults: ~20 minutes or less on 2 CPU cores for GSS 2016).
+
+    ``respondents`` training respondents' held-out answers on ``questions`` of the SPM's
+    questions (seeded); ``unseen_respondents`` of the respondents kept out of SPM training are
+    folded in from K = ``unseen_ks`` of their training answers and scored on up to
+    ``unseen_answers_per_respondent`` held-out answers (on the SPM's questions).
+    """
+
+    respondents: int = 300
+    questions: int | None = 40
+    history_k: int = 5
+    shared_prompt_steps: int = 100
+    shared_prompt_lr: float = 3e-3
+    shared_prompt_batch: int = 8
+    unseen_ks: tuple[int, ...] = (1, 5, 10, 20, 50)
+    unseen_respondents: int = 60
+    unseen_answers_per_respondent: int = 20
+    min_cohort_answers: int = 10
+    batch_size: int = 64
+    text_batch_size: int = 16
+    methods: tuple[str, ...] = METHODS
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.unseen_ks = tuple(int(k) for k in self.unseen_ks)
+        self.methods = tuple(self.methods)
+        unknown = set(self.methods) - set(METHODS)
+        if unknown:
+            raise ValueError(f"unknown method(s) {sorted(unknown)}; known: {METHODS}")
+
+
+def _cf_logprobs(factorization, respondents, questions, survey, factors=None) -> list[np.ndarray]:
+    proba = factorization.predict_proba(respondents, questions, factors)
+    n_opt = survey.n_options_per_question[np.asarray(questions)]
+    return [np.log(np.clip(p[:k], 1e-12, None)) for p, k in zip(proba, n_opt)]
+
+
+class Evaluator:
+    """Runs every method on one persona space with one trained SPM."""
+
+    def __init__(self, model, tokenizer, space, spm: SoftPromptModel, spm_record: dict, config: EvalConfig | None = None):
+        self.model, self.tokenizer, self.space, self.spm = model, tokenizer, space, spm
+        self.record = spm_record
+        self.config = config or EvalConfig()
+        self.builder = PromptBuilder(tokenizer)
+        self.heads = HeadCache(model, max_items=256)
+        survey = space.survey
+        split = spm_record.get("split", {})
+        q_ids = split.get("questions") or [q.id for q in survey.questions]
+        self.spm_questions = np.array(sorted(survey.question_index(q) for q in q_ids), dtype=np.int64)
+        self.train_respondents = np.array(
+            [survey.respondent_index(r) for r in split.get("train_respondents", survey.respondent_ids)], dtype=np.int64
+        )
+        self.unseen = np.array([survey.respondent_index(r) for r in split.get("unseen_respondents", [])], dtype=np.int64)
+
+    # ------------------------------------------------------------------ rows
+    def eval_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(answer indices, question subset) scored by every method."""
+        cfg, a = self.config, self.space.survey.answers
+        rng = np.random.default_rng(cfg.seed)
+        questions = self.spm_questions
+        if cfg.questions is not None and questions.size > cfg.questions:
+            questions = np.sort(rng.choice(questions, cfg.questions, replace=False))
+        resp = self.train_respondents
+        if cfg.respondents is not None and resp.size > cfg.respondents:
+            resp = np.sort(rng.choice(resp, cfg.respondents, replace=False))
+        rows = heldout_rows(a, self.space.heldout_mask, resp, questions, None, rng)
+        if rows.size == 0:
+            raise ValueError("no held-out answers to evaluate on (check the SPM's questions and respondents)")
+        return rows, questions
+
+    # ------------------------------------------------------------------- run
+    def run(self) -> dict[str, Any]:
+        cfg, space, survey = self.config, self.space, self.space.survey
+        a = survey.answers
+        t_all = time.perf_counter()
+        rows, questions = self.eval_rows()
+        R, Q, Y = a.respondent[rows], a.question[rows], a.option[rows]
+        emb = space.embeddings
+        cohorts = np.asarray(space.likely_cohorts)
+        seconds: dict[str, float] = {}
+        preds: dict[str, list[np.ndarray]] = {}
+        bar = tqdm(cfg.methods, desc="eval", unit="method", disable=not cfg.progress, file=sys.stderr)
+        for name in bar:
+            bar.set_postfix_str(name)
+            t = time.perf_counter()
+            preds[name] = self._method(name, rows, R, Q)
+            seconds[name] = round(time.perf_counter() - t, 2)
+        methods = {name: summarize(R, lp, Y) for name, lp in preds.items()}
+        align = self._cohort_alignment(preds, R, Q, Y, cohorts)
+        base = {m: methods[m]["accuracy"] for m in BASELINES if m in methods}
+        prompting = {m: methods[m]["accuracy"] for m in PROMPTING if m in methods}
+        spm_acc = methods.get("spm_individual", {}).get("accuracy")
+        result: dict[str, Any] = {
+            "methods": methods,
+            "cohort_alignment": align,
+            "spm_relative_improvement": (spm_acc / max(base.values()) - 1.0) if spm_acc is not None and base else None,
+            "n_respondents": int(np.unique(R).size),
+            "n_heldout": int(rows.size),
+        }
+        result["spm_ratio_to_best_prompting"] = spm_acc / max(prompting.values()) if spm_acc is not None and prompting else None
+        result["n_questions"] = int(questions.size)
+        t = time.perf_counter()
+        result["unseen"] = self.unseen_test() if cfg.unseen_ks and self.unseen.size else {}
+        seconds["unseen"] = round(time.perf_counter() - t, 2)
+        seconds["total"] = round(time.perf_counter() - t_all, 2)
+        result["seconds"] = seconds
+        result["spm"] = {"mode": self.spm.config.mode, "n_tokens": self.spm.config.n_tokens,
+                         "run_key": self.record.get("run_key"), "steps": self.record.get("step")}
+        result["config"] = asdict(self.config)
+        return result
+
+    def _method(self, name: str, rows, R, Q) -> list[np.ndarray]:
+        cfg, space, survey = self.config, self.space, self.space.survey
+        common = dict(progress=cfg.progress, desc=name)
+        if name == "unsteered":
+            return text_logprobs(self.model, self.builder, self.heads, survey, Q, None, **common)
+        if name == "demographic":
+            return text_logprobs(self.model, self.builder, self.heads, survey, Q, demographic_texts(survey, R),
+                                 batch_size=cfg.text_batch_size, **common)
+        if name == "history":
+            hp = HistoryPrompter(survey, space.train_answers, space.factorization.question_factors_, cfg.history_k)
+            return text_logprobs(self.model, self.builder, self.heads, survey, Q, hp.texts(R, Q),
+                                 batch_size=cfg.text_batch_size, **common)
+        if name == "shared_prompt":
+            a = survey.answers
+            train_mask = ~space.heldout_mask & np.isin(a.respondent, self.train_respondents)
+            sp = SharedPromptBaseline(self.model, self.tokenizer, n_tokens=self.spm.config.n_tokens,
+                                      lr=cfg.shared_prompt_lr, steps=cfg.shared_prompt_steps,
+                                      batch_size=cfg.shared_prompt_batch, seed=cfg.seed, progress=cfg.progress)
+            sp.fit(survey, a.take(train_mask), self.spm_questions)
+            return sp.predict_logprobs(survey, Q)
+        if name == "spm_individual":
+            return spm_logprobs(self.model, self.builder, self.heads, survey, self.spm, space.embeddings[R], Q,
+                                batch_size=cfg.batch_size, **common)
+        if name == "spm_cohort":
+            vecs = np.stack([self._cohort_vector(int(c)) for c in np.asarray(space.likely_cohorts)[R]])
+            return spm_logprobs(self.model, self.builder, self.heads, survey, self.spm, vecs, Q,
+                                batch_size=cfg.batch_size, **common)
+        if name == "cf":
+            return _cf_logprobs(space.factorization, R, Q, survey)
+        raise ValueError(f"unknown method {name!r}")
+
+    def _cohort_vector(self, label: int) -> np.ndarray:
+        cents = self.space.cohort_centroids
+        if label in cents:
+            return np.asarray(cents[label], np.float32)
+        return self.space.embeddings.mean(axis=0)  # no cohort at all: the population centroid
+
+    def _cohort_alignment(self, preds, R, Q, Y, cohorts) -> dict[str, float | None]:
+        """Mean alignment over (cohort, question) pairs with enough rows: the method's mean
+        predicted distribution vs the cohort's real answer distribution on those rows."""
+        survey = self.space.survey
+        c = cohorts[R]
+        pairs = []
+        for key in np.unique(np.stack([c, Q], axis=1), axis=0):
+            idx = np.flatnonzero((c == key[0]) & (Q == key[1]))
+            if idx.size >= self.config.min_cohort_answers:
+                pairs.append((int(key[1]), idx))
+        out: dict[str, float | None] = {"n_pairs": len(pairs)}  # type: ignore[dict-item]
+        for name, lp in preds.items():
+            vals = []
+            for q, idx in pairs:
+                question = survey.questions[q]
+                real = np.bincount(Y[idx], minlength=question.n_options).astype(np.float64)
+                model = np.mean([np.exp(lp[i]) for i in idx], axis=0)
+                vals.append(alignment(model, real, question.ordinal))
+            out[name] = float(np.mean(vals)) if vals else None
+        return out
+
+    # ---------------------------------------------------------- unseen test
+    def unseen_test(self) -> dict[str, dict[str, float]]:
+        """Respondents never seen by the SPM, embedded by fold-in from K of their training answers."""
+        cfg, space, survey = self.config, self.space, self.space.survey
+        a = survey.answers
+        rng = np.random.default_rng(cfg.seed + 1)
+        people = self.unseen
+        if people.size > cfg.unseen_respondents:
+            people = np.sort(rng.choice(people, cfg.unseen_respondents, replace=False))
+        rows = heldout_rows(a, space.heldout_mask, people, self.spm_questions, cfg.unseen_answers_per_respondent, rng)
+        R, Q, Y = a.respondent[rows], a.question[rows], a.option[rows]
+        train = ~space.heldout_mask
+        history = {int(p): rng.permutation(np.flatnonzero(train & (a.respondent == p))) for p in people}
+        out: dict[str, dict[str, float]] = {}
+        for K in cfg.unseen_ks:
+            order = sorted(history)
+            pos = {p: i for i, p in enumerate(order)}
+            fold = [(a.question[history[p][:K]], a.option[history[p][:K]]) for p in order]
+            vecs = space.factorization.fold_in(fold)
+            R_local = np.array([pos[int(r)] for r in R])
+            lp = spm_logprobs(self.model, self.builder, self.heads, survey, self.spm, vecs[R_local], Q,
+                              batch_size=cfg.batch_size, progress=cfg.progress, desc=f"unseen K={K}")
+            cf = _cf_logprobs(space.factorization, R_local, Q, survey, factors=vecs)
+            out[str(K)] = {
+                "spm_individual": summarize(R, lp, Y)["accuracy"],
+                "cf": summarize(R, cf, Y)["accuracy"],
+                "n_respondents": int(np.unique(R).size),
+                "n_heldout": int(rows.size),
+            }
+        return out

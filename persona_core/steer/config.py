@@ -1,0 +1,127 @@
+"""Settings of the soft-prompting model (SPM) and of its training, as dataclasses."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+MODES = ("prefix", "prompt", "suffix", "suffix_kv")
+
+
+@dataclass
+class SPMConfig:
+    """Architecture of a soft-prompting model.
+
+    ``mode``: where the T virtual tokens go —
+    ``prefix`` (per-layer key/value vectors before the input, Li et al.'s main variant),
+    ``prompt`` (input embeddings prepended to the input) or
+    ``suffix`` (input embeddings after the question, before the answer cue: the question's
+    key/value cache is computed once and shared by every persona answering it) or
+    ``suffix_kv`` (per-layer key/values placed after the question's cached key/values, before
+    the answer cue: prefix-tuning capacity at suffix cost -- only the cue runs per row).
+    ``hidden``: sizes of the MLP's hidden layers (the paper: one layer of 32 units).
+    ``cue_tokens``: how many prompt tokens follow the virtual tokens in suffix modes (``None``:
+    the whole end of turn and assistant header, 5 tokens with ChatML; 1: only the last token, so
+    each row runs T + 1 tokens through the LLM instead of T + 5).
+    ``standardize``: feed the MLP z-scored persona embeddings (mean/std of the training
+    respondents' embeddings, stored with the model).
+    """
+
+    mode: str = "suffix"
+    n_tokens: int = 2
+    cue_tokens: int | None = 1
+    hidden: tuple[int, ...] = (32,)
+    activation: str = "tanh"
+    standardize: bool = True
+    init_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(int(h) for h in self.hidden)
+        if self.mode not in MODES:
+            raise ValueError(f"SPM mode must be one of {MODES}, got {self.mode!r}")
+        if self.cue_tokens is not None and self.cue_tokens < 1:
+            raise ValueError(f"cue_tokens must be >= 1 or None, got {self.cue_tokens}")
+        if self.n_tokens < 1:
+            raise ValueError(f"n_tokens must be >= 1, got {self.n_tokens}")
+        if self.activation not in ("tanh", "relu", "gelu"):
+            raise ValueError(f"activation must be tanh, relu or gelu, got {self.activation!r}")
+
+
+@dataclass
+class TrainConfig:
+    """How an SPM is trained (defaults fit 2 CPU cores in under 20 minutes on GSS 2016).
+
+    The default subsamples: ``max_respondents`` training respondents and ``max_questions``
+    questions (``None`` = all). ``eval_respondents`` respondents' held-out answers (at most
+    ``eval_answers_per_respondent`` each) give the learning curve every ``eval_every`` steps.
+    ``unseen_fraction`` of the respondents are kept out of SPM training entirely (for the
+    unseen-respondent test). One step = one mini-batch of up to ``batch_size`` respondents
+    answering the same question (so the question's cache is shared, in suffix mode).
+    """
+
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    epochs: int = 2
+    steps_per_epoch: int = 600
+    batch_size: int = 32
+    max_respondents: int | None = 800
+    max_questions: int | None = 200
+    min_question_answers: int = 50
+    unseen_fraction: float = 0.1
+    eval_every: int = 200
+    eval_respondents: int = 100
+    eval_answers_per_respondent: int = 20
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class SteerConfig:
+    """Everything ``python -m persona_core train`` needs: the SPM, its training, the LLM."""
+
+    spm: SPMConfig = field(default_factory=SPMConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"spm": asdict(self.spm), "train": asdict(self.train), "model": self.model}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SteerConfig":
+        unknown = set(data) - {"spm", "train", "model"}
+        if unknown:
+            raise ValueError(f"unknown config section(s): {sorted(unknown)}")
+        return cls(
+            spm=_build(SPMConfig, data.get("spm", {}), "spm"),
+            train=_build(TrainConfig, data.get("train", {}), "train"),
+            model=data.get("model"),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SteerConfig":
+        """Read a JSON config file (sections ``spm``, ``train``, ``model``; all optional)."""
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from None
+
+
+def tiny_config() -> SteerConfig:
+    """A configuration small enough for CI (seconds to a minute on 2 cores)."""
+    return SteerConfig(
+        spm=SPMConfig(mode="suffix", n_tokens=1, hidden=(16,)),
+        train=TrainConfig(
+            epochs=1, steps_per_epoch=20, batch_size=16, max_respondents=60, max_questions=10,
+            min_question_answers=5, eval_every=10, eval_respondents=10, eval_answers_per_respondent=5,
+            lr=1e-2,
+        ),
+    )
+
+
+def _build(cls, values: dict, section: str):
+    names = {f.name for f in fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"unknown key(s) in config section {section!r}: {sorted(unknown)}")
+    return cls(**values)

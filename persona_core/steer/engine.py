@@ -1,0 +1,208 @@
+"""Batched option scoring on a frozen causal LM, with shared question caches.
+
+Every function here scores one question for a batch of rows. Rows differ only in their
+"row part" (virtual tokens, a persona text, or nothing) or, in prefix mode, in per-layer
+key/values placed before the input. The question's head is run once per question
+(``HeadCache``) and its key/values are shared by all rows (suffix layout).
+"""
+from __future__ import annotations
+
+import inspect
+from collections import OrderedDict
+from typing import Sequence
+
+import torch
+from transformers import DynamicCache
+
+from persona_core.steer.prompts import PromptParts
+
+KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), (B, kv_heads, T, head_dim)
+
+
+def model_geometry(model) -> dict[str, int]:
+    """Hidden size, number of layers, key/value heads and head dimension of a decoder LM."""
+    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    n_heads = cfg.num_attention_heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // n_heads
+    return {
+        "hidden_size": int(cfg.hidden_size),
+        "n_layers": int(cfg.num_hidden_layers),
+        "n_kv_heads": int(getattr(cfg, "num_key_value_heads", None) or n_heads),
+        "head_dim": int(head_dim),
+    }
+
+
+def _cache_arg(model) -> str:
+    """transformers >= 5.2x calls the cache argument ``cache``; older versions ``past_key_values``."""
+    name = getattr(model, "_persona_cache_arg", None)
+    if name is None:
+        name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        model._persona_cache_arg = name
+    return name
+
+
+def embed_ids(model, ids: torch.Tensor) -> torch.Tensor:
+    """Input embeddings of token ids (any shape)."""
+    emb = model.get_input_embeddings()
+    return emb(ids.to(emb.weight.device))
+
+
+def _cache_from(kv: KV, batch: int) -> DynamicCache:
+    """A fresh cache holding ``kv`` expanded to ``batch`` rows (fresh: forward appends to it)."""
+    return DynamicCache(ddp_cache_data=[(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in kv])
+
+
+@torch.no_grad()
+def compute_kv(model, ids: torch.Tensor) -> KV:
+    """Key/values of one token sequence (batch 1), without gradient."""
+    device = model.get_input_embeddings().weight.device
+    out = model(input_ids=ids.view(1, -1).to(device), use_cache=True)
+    cache = out.past_key_values
+    return [(layer.keys.detach(), layer.values.detach()) for layer in cache.layers]
+
+
+class HeadCache:
+    """LRU memo of question heads' key/values (batch 1), keyed by token ids."""
+
+    def __init__(self, model, max_items: int = 256) -> None:
+        self.model = model
+        self.max_items = max_items
+        self._memo: OrderedDict[tuple, KV] = OrderedDict()
+
+    def get(self, head: torch.Tensor) -> KV:
+        key = tuple(head.tolist())
+        kv = self._memo.get(key)
+        if kv is None:
+            kv = compute_kv(self.model, head)
+            self._memo[key] = kv
+            if len(self._memo) > self.max_items:
+                self._memo.popitem(last=False)
+        else:
+            self._memo.move_to_end(key)
+        return kv
+
+
+def label_logprobs(
+    model,
+    embeds: torch.Tensor,
+    mask: torch.Tensor,
+    labels: torch.Tensor,
+    past: KV | None = None,
+    past_is_shared: bool = True,
+) -> torch.Tensor:
+    """Log-probabilities (B x n_options) of the option labels as the next token after ``embeds``.
+
+    ``embeds``: (B, S, hidden) input embeddings (left-padded; ``mask`` (B, S) marks real positions).
+    ``past``: key/values before the input -- a shared question head (batch 1, expanded) or
+    per-row prefix key/values (batch B, ``past_is_shared=False``).
+    """
+    B, S, _ = embeds.shape
+    device = embeds.device
+    mask = mask.to(device)
+    past_len = 0 if past is None else past[0][0].shape[2]
+    positions = (past_len + mask.long().cumsum(dim=1) - 1).clamp(min=past_len)
+    full_mask = torch.cat([torch.ones(B, past_len, dtype=mask.dtype, device=device), mask], dim=1)
+    cache = None
+    if past is not None:
+        cache = _cache_from(past, B) if past_is_shared else DynamicCache(ddp_cache_data=list(past))
+    kwargs = {_cache_arg(model): cache} if cache is not None else {}
+    out = model(
+        inputs_embeds=embeds,
+        attention_mask=full_mask,
+        position_ids=positions,
+        use_cache=past is not None,
+        logits_to_keep=1,
+        **kwargs,
+    )
+    logits = out.logits[:, -1, :]
+    return torch.log_softmax(logits[:, labels.to(device)].float(), dim=-1)
+
+
+def rotate_keys(model, keys: list[torch.Tensor], start: int) -> list[torch.Tensor]:
+    """Apply the model's rotary position embedding to virtual keys (B, kv_heads, T, head_dim) as
+    if they sat at positions ``start .. start+T-1`` (so every question sees them at the same
+    distance from the answer cue). Models without ``model.rotary_emb`` get the keys unchanged."""
+    rotary = getattr(getattr(model, "model", None), "rotary_emb", None)
+    if rotary is None or not keys:
+        return keys
+    B, _, T, _ = keys[0].shape
+    pos = torch.arange(start, start + T, device=keys[0].device).unsqueeze(0).expand(B, -1)
+    cos, sin = rotary(keys[0], pos)
+    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+
+    def rot_half(x: torch.Tensor) -> torch.Tensor:
+        x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
+        return torch.cat((-x2, x1), dim=-1)
+
+    return [k * cos.to(k.dtype) + rot_half(k) * sin.to(k.dtype) for k in keys]
+
+
+def pad_left(seqs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad 1-D id tensors with 0: (ids (B, S), mask (B, S))."""
+    S = max((len(s) for s in seqs), default=0)
+    ids = torch.zeros(len(seqs), S, dtype=torch.long)
+    mask = torch.zeros(len(seqs), S, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        if len(s):
+            ids[i, S - len(s):] = s
+            mask[i, S - len(s):] = 1
+    return ids, mask
+
+
+def score_texts(model, heads: HeadCache, parts: PromptParts, row_texts: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Option log-probs for rows whose row part is text (token ids; empty = unsteered)."""
+    cue = parts.cue
+    ids, mask = pad_left([torch.cat([t, cue]) for t in row_texts])
+    with torch.no_grad():
+        return label_logprobs(model, embed_ids(model, ids), mask, parts.labels, past=heads.get(parts.head))
+
+
+def score_virtual(
+    model,
+    heads: HeadCache | None,
+    parts: PromptParts,
+    mode: str,
+    virtual: torch.Tensor | KV,
+) -> torch.Tensor:
+    """Option log-probs for rows steered by virtual tokens (gradient flows into ``virtual``).
+
+    ``suffix``: ``virtual`` (B, T, hidden) after the cached head, before the cue.
+    ``prompt``: ``virtual`` (B, T, hidden) before the head (full forward per row).
+    ``prefix``: ``virtual`` per-layer key/values (B, kv_heads, T, head_dim) before the head.
+    """
+    if mode == "suffix":
+        if heads is None:
+            raise ValueError("suffix mode needs a HeadCache")
+        B, T, _ = virtual.shape
+        cue = embed_ids(model, parts.cue).unsqueeze(0).expand(B, -1, -1)
+        embeds = torch.cat([virtual.to(cue.dtype), cue], dim=1)
+        mask = torch.ones(B, embeds.shape[1], dtype=torch.long)
+        return label_logprobs(model, embeds, mask, parts.labels, past=heads.get(parts.head))
+    seq = embed_ids(model, torch.cat([parts.head, parts.cue]))
+    if mode == "prompt":
+        B = virtual.shape[0]
+        embeds = torch.cat([virtual.to(seq.dtype), seq.unsqueeze(0).expand(B, -1, -1)], dim=1)
+        mask = torch.ones(B, embeds.shape[1], dtype=torch.long)
+        return label_logprobs(model, embeds, mask, parts.labels)
+    if mode == "suffix_kv":
+        if heads is None:
+            raise ValueError("suffix_kv mode needs a HeadCache")
+        head = heads.get(parts.head)
+        B, T = virtual[0][0].shape[0], virtual[0][0].shape[2]
+        H = head[0][0].shape[2]
+        keys = rotate_keys(model, [k for k, _ in virtual], H)
+        past = [
+            (torch.cat([hk.expand(B, -1, -1, -1), k.to(hk.dtype)], dim=2),
+             torch.cat([hv.expand(B, -1, -1, -1), v.to(hv.dtype)], dim=2))
+            for (hk, hv), k, (_, v) in zip(head, keys, virtual)
+        ]
+        cue = embed_ids(model, parts.cue).unsqueeze(0).expand(B, -1, -1)
+        mask = torch.ones(B, cue.shape[1], dtype=torch.long)
+        return label_logprobs(model, cue, mask, parts.labels, past=past, past_is_shared=False)
+    if mode == "prefix":
+        B = virtual[0][0].shape[0]
+        embeds = seq.unsqueeze(0).expand(B, -1, -1)
+        mask = torch.ones(B, embeds.shape[1], dtype=torch.long)
+        past = [(k.to(seq.dtype), v.to(seq.dtype)) for k, v in virtual]
+        return label_logprobs(model, embeds, mask, parts.labels, past=past, past_is_shared=False)
+    raise ValueError(f"unknown mode {mode!r}")
