@@ -15,6 +15,8 @@ Layout (``->`` is a foreign key, each ``ON DELETE CASCADE`` and indexed)::
         cohort -> embedding_run  HDBSCAN cohort: label, size, name, centroid, profile
         evaluation_run -> embedding_run
                                  one evaluation of steering methods (results as JSON)
+    preference_pair -> embedding_run (SET NULL)
+                                 a prompt and two answers to judge (hidden facts in ``meta``)
 
 Large per-row data stay compact: embedding vectors are little-endian float32 bytes
 (``LargeBinary``: BLOB / BYTEA), answers store the option's position, not a text.
@@ -217,6 +219,26 @@ class EvaluationRun(Base):
     checkpoint: Mapped[Optional[str]] = mapped_column(Text)
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     results: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class PreferencePair(Base):
+    """A prompt with two answers to judge, e.g. the Compare page's unsteered (``response_a``)
+    and steered (``response_b``) answers; ``meta`` holds the hidden facts (persona, method,
+    model, checkpoint, settings). The pair outlives its embedding run (``run_id`` set NULL)."""
+
+    __tablename__ = "preference_pair"
+    __table_args__ = NO_ID_REUSE
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    run_id: Mapped[Optional[int]] = mapped_column(
+        IdType, ForeignKey("embedding_run.id", ondelete="SET NULL"), index=True, nullable=True
+    )
+    source: Mapped[str] = mapped_column(String(50))
+    prompt: Mapped[str] = mapped_column(Text)
+    response_a: Mapped[str] = mapped_column(Text)
+    response_b: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 

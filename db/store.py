@@ -29,6 +29,7 @@ from db.models import (
     EmbeddingRun,
     EvaluationRun,
     Option,
+    PreferencePair,
     Question,
     Respondent,
     RespondentEmbedding,
@@ -52,6 +53,18 @@ class NotFoundError(StoreError, LookupError):
 
 
 # --------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class PreferencePairInfo:
+    id: int
+    run_id: int | None
+    source: str
+    prompt: str
+    response_a: str
+    response_b: str
+    meta: dict
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     id: int
@@ -599,4 +612,43 @@ def list_evaluation_runs(
             config=dict(e.config), results=dict(e.results), created_at=_aware(e.created_at),
         )
         for e, name in session.execute(stmt).all()
+    ]
+
+
+# ------------------------------------------------------------------- preference pairs
+def save_preference_pair(
+    session: Session,
+    *,
+    prompt: str,
+    response_a: str,
+    response_b: str,
+    source: str = "compare",
+    run_id: int | None = None,
+    meta: dict | None = None,
+) -> int:
+    """Store a prompt with two answers to judge (``meta``: the hidden facts, as JSON); returns its id."""
+    if not str(prompt).strip():
+        raise StoreError("a preference pair needs a prompt")
+    if run_id is not None and session.get(EmbeddingRun, run_id) is None:
+        raise NotFoundError(f"no embedding run with id {run_id}")
+    pair = PreferencePair(
+        run_id=run_id, source=str(source), prompt=str(prompt), response_a=str(response_a),
+        response_b=str(response_b), meta=to_jsonable(meta or {}),
+    )
+    session.add(pair)
+    session.flush()
+    return int(pair.id)
+
+
+def list_preference_pairs(session: Session, *, run_id: int | None = None) -> list[PreferencePairInfo]:
+    """Stored preference pairs (of one embedding run, or all), oldest first."""
+    stmt = select(PreferencePair).order_by(PreferencePair.id)
+    if run_id is not None:
+        stmt = stmt.where(PreferencePair.run_id == run_id)
+    return [
+        PreferencePairInfo(
+            id=p.id, run_id=p.run_id, source=p.source, prompt=p.prompt, response_a=p.response_a,
+            response_b=p.response_b, meta=dict(p.meta), created_at=_aware(p.created_at),
+        )
+        for p in session.execute(stmt).scalars()
     ]

@@ -1,0 +1,52 @@
+"""Persona Explorer: ``streamlit run app.py``. Navigation and the sidebar (database, embedding
+run, model, steering checkpoint); each page lives in ``pages/``."""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import common
+from persona_core.service.catalog import redact_url
+
+st.set_page_config(page_title="Persona Explorer", page_icon="🧭", layout="wide")
+
+PAGES = [
+    st.Page("pages/map.py", title="Opinion map", icon="🗺️", default=True, url_path="map"),
+    st.Page("pages/cohorts.py", title="Cohorts", icon="👥", url_path="cohorts"),
+    st.Page("pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+    st.Page("pages/evaluation.py", title="Evaluation", icon="📊", url_path="evaluation"),
+]
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.header("Persona Explorer")
+        st.text_input("Database URL", key=common.DB_URL, placeholder="empty = PERSONA_DB_URL or var/persona.db",
+                      help="Any SQLAlchemy URL, e.g. sqlite:///var/persona.db or postgresql+psycopg://user@host/db")
+        status = common.db_status(common.db_url())
+        st.caption(f"Using {redact_url(status.url)}")
+        if status.ok and status.runs:
+            ids = [r.id for r in status.runs]
+            labels = {r.id: r.label for r in status.runs}
+            if st.session_state.get(common.RUN_ID) not in ids:
+                st.session_state[common.RUN_ID] = ids[0]
+            st.selectbox("Dataset and embedding run", ids, format_func=labels.get, key=common.RUN_ID)
+        st.text_input("Model", key=common.MODEL, placeholder="empty = PERSONA_MODEL or SmolLM2-135M-Instruct",
+                      help="A local Hugging Face model directory, a .gguf file or a hub id (remote code is never run)")
+        run = common.current_run(status) if status.ok else None
+        if run is not None and run.run_key:
+            found = common.checkpoints(run.run_key)
+            options = [common.NO_SPM] + [c.path for c in found]
+            labels = {c.path: c.label for c in found}
+            if st.session_state.get(common.SPM_PATH) not in options:
+                st.session_state[common.SPM_PATH] = options[1] if len(options) > 1 else common.NO_SPM
+            st.selectbox("Steering model (SPM checkpoint)", options, key=common.SPM_PATH,
+                         format_func=lambda p: labels.get(p, p),
+                         help="SPM checkpoints trained on this embedding run (python -m persona_core train)")
+        persona = st.session_state.get(common.PERSONA)
+        if persona is not None:
+            st.info(f"Steering toward: **{persona.title}**")
+
+
+page = st.navigation(PAGES)
+sidebar()
+page.run()

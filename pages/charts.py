@@ -1,0 +1,72 @@
+"""Plotly figures shared by the pages (paired bars, colour maps). Presentation only."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+OUTLIER_GREY = "#b8b8b8"
+GROUP_COLORS = {"this group": "#1f77b4", "selection": "#1f77b4", "everybody": "#b8b8b8",
+                "unsteered": "#8c8c8c", "steered": "#d62728", "real answers": "#2ca02c"}
+
+
+def cohort_colors(view) -> dict[str, str]:
+    """Cohort title -> colour, outliers grey."""
+    palette = px.colors.qualitative.Bold + px.colors.qualitative.Safe + px.colors.qualitative.Vivid
+    colors = {view.cohort_title(c): palette[i % len(palette)] for i, c in enumerate(view.cohorts)}
+    colors[view.cohort_title(-1)] = OUTLIER_GREY
+    return colors
+
+
+def answer_colors(order: list[str] | None) -> dict[str, str] | None:
+    """Option -> colour on a diverging scale (ordered options), '(no answer)' light grey."""
+    if not order:
+        return None
+    options = [o for o in order if o != "(no answer)"]
+    scale = px.colors.sample_colorscale("RdYlBu", [i / max(len(options) - 1, 1) for i in range(len(options))])
+    colors = dict(zip(options, scale))
+    colors["(no answer)"] = "#e4e4e4"
+    return colors
+
+
+def paired_bars(frame: pd.DataFrame, category: str, groups: tuple[str, ...], title: str = "",
+                height: int = 300, percent: bool = True) -> go.Figure:
+    """Horizontal bars of several share columns (``groups``) side by side per ``category``."""
+    fig = go.Figure()
+    for g in groups:
+        fig.add_trace(go.Bar(y=frame[category], x=frame[g], name=g, orientation="h",
+                             marker_color=GROUP_COLORS.get(g), text=[f"{v:.0%}" if percent else f"{v:.2f}" for v in frame[g]],
+                             textposition="outside", cliponaxis=False))
+    fig.update_layout(barmode="group", title=title or None, height=max(height, 60 + 28 * len(frame) * len(groups)),
+                      margin={"l": 10, "r": 40, "t": 40 if title else 10, "b": 10},
+                      yaxis={"autorange": "reversed"}, xaxis={"tickformat": ".0%" if percent else None},
+                      legend={"orientation": "h", "y": -0.15})
+    return fig
+
+
+def show_opinions(frame: pd.DataFrame, key: str, max_questions: int = 6) -> None:
+    """Paired bars (group vs everybody) for each distinctive question."""
+    for i, (qid, part) in enumerate(frame.groupby("question_id", sort=False)):
+        if i >= max_questions:
+            break
+        wide = part.pivot_table(index="option", columns="group", values="share", sort=False).reset_index()
+        st.plotly_chart(paired_bars(wide, "option", ("this group", "everybody"), title=f"{qid}: {part['question'].iloc[0]}",
+                                    height=220), width="stretch", key=f"{key}_{qid}")
+
+
+def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str) -> None:
+    """Paired bars per categorical attribute and a table of numeric ones."""
+    attrs = list(dict.fromkeys(categorical["attribute"]))
+    if attrs:
+        cols = st.columns(min(3, len(attrs)))
+        for i, attr in enumerate(attrs):
+            part = categorical[categorical["attribute"] == attr]
+            wide = part.pivot_table(index="value", columns="group", values="share", sort=False).reset_index()
+            with cols[i % len(cols)]:
+                st.plotly_chart(paired_bars(wide, "value", ("this group", "everybody"), title=attr, height=220),
+                                width="stretch", key=f"{key}_{attr}")
+    if not numeric.empty:
+        st.dataframe(numeric.set_index("attribute").round(2), width="stretch")
+    if not attrs and numeric.empty:
+        st.caption("This survey has no respondent attributes.")

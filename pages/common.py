@@ -1,0 +1,170 @@
+"""Streamlit glue shared by the pages: cached loaders, the sidebar's choices, the empty-database
+state with its build button. Layout only; the work happens in :mod:`persona_core.service`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from persona_core.service.catalog import DatabaseStatus, RunSummary, SpaceView, database_status, load_space_view, redact_url
+
+# session_state keys (per user)
+DB_URL = "db_url"
+RUN_ID = "run_id"
+MODEL = "model_name"
+SPM_PATH = "spm_path"
+SELECTION = "selection_ids"  # respondent ids selected on the map
+PERSONA = "persona"  # the steering target (persona_core.service.Persona)
+HIGHLIGHT = "highlight_id"
+NO_SPM = "(none: steer by text)"
+
+
+# ------------------------------------------------------------------- cached loaders
+@st.cache_data(ttl=10, show_spinner=False)
+def db_status(url: str | None) -> DatabaseStatus:
+    return database_status(url or None)
+
+
+@st.cache_resource(show_spinner="Loading the persona space…", max_entries=4)
+def space_view(url: str | None, run_id: int) -> SpaceView:
+    return load_space_view(url or None, run_id)
+
+
+@st.cache_resource(show_spinner="Loading the language model…", max_entries=2)
+def language_model(model: str | None):
+    from persona_core.llm import LLM, LLMConfig
+
+    return LLM.from_config(LLMConfig(model=model or None))
+
+
+@st.cache_resource(show_spinner="Loading the steering model…", max_entries=4)
+def comparer(model: str | None, spm_path: str | None, run_key: str):
+    from persona_core.service.checkpoints import load_spm
+    from persona_core.service.compare import Comparer
+
+    llm = language_model(model)
+    spm = None
+    if spm_path:
+        spm, _record = load_spm(spm_path, run_key, llm)
+    return Comparer(llm, spm=spm, spm_path=spm_path)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def checkpoints(run_key: str) -> list:
+    from persona_core.service.checkpoints import find_checkpoints
+
+    return find_checkpoints(run_key)
+
+
+# -------------------------------------------------------------------------- context
+@dataclass
+class Context:
+    """The current user's database, embedding run and loaded space."""
+
+    url: str | None
+    status: DatabaseStatus
+    run: RunSummary
+    view: SpaceView
+
+
+def db_url() -> str | None:
+    return (st.session_state.get(DB_URL) or "").strip() or None
+
+
+def current_run(status: DatabaseStatus) -> RunSummary | None:
+    """The run chosen in the sidebar (the newest if none or an unknown one is chosen)."""
+    if not status.runs:
+        return None
+    chosen = st.session_state.get(RUN_ID)
+    for run in status.runs:
+        if run.id == chosen:
+            return run
+    return status.runs[0]
+
+
+def require_space() -> Context:
+    """The current context; renders the database error or the empty state and stops the page
+    when there is no persona space to show."""
+    url = db_url()
+    status = db_status(url)
+    if not status.ok:
+        st.error(f"Cannot read the database {redact_url(status.url)}: {status.error}")
+        st.info("Check the database URL in the sidebar (any SQLAlchemy URL, e.g. sqlite:///var/persona.db).")
+        st.stop()
+    run = current_run(status)
+    if run is None:
+        empty_state(url)
+        st.stop()
+    try:
+        view = space_view(url, run.id)
+    except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
+        st.error(f"Cannot load embedding run {run.id}: {exc}")
+        st.stop()
+    # a persona of another run lives in another space: drop it
+    persona = st.session_state.get(PERSONA)
+    if persona is not None and persona.run_key != view.run_key:
+        st.session_state.pop(PERSONA, None)
+        st.session_state.pop(SELECTION, None)
+    return Context(url=url, status=status, run=run, view=view)
+
+
+def empty_state(url: str | None) -> None:
+    """No persona space yet: say so and offer to build one."""
+    from persona_core.data.gss import default_gss_path
+
+    st.warning(f"No persona space is built in the database {redact_url(db_status(url).url)} yet.")
+    st.write(
+        "Build one here (or on the command line: `python -m persona_core build --dataset gss --wave 2016`). "
+        "Loading, embedding, mapping and clustering the GSS 2016 wave takes a few minutes on 2 CPU cores."
+    )
+    gss = default_gss_path()
+    kinds = {"gss": "GSS panel (wave 2016, 2018 or 2020)", "csv": "CSV folder (long format)", "opinionqa": "OpinionQA wave folder"}
+    with st.form("build_form"):
+        kind = st.radio("Survey", list(kinds), format_func=kinds.get, horizontal=True, key="build_kind")
+        path = st.text_input("Path (empty = the shared GSS file)", value="", key="build_path",
+                             help=f"GSS default: {gss}" + ("" if gss.exists() else " (not found)"))
+        wave = st.text_input("Wave (GSS: 2016/2018/2020; OpinionQA: e.g. W26)", value="2016", key="build_wave")
+        submitted = st.form_submit_button("Build persona space", type="primary")
+    if submitted:
+        build_space(url, kind, path.strip() or None, wave.strip() or None)
+
+
+def build_space(url: str | None, kind: str, path: str | None, wave: str | None) -> None:
+    """Load, build and store a persona space, showing progress; reruns the app when done."""
+    from persona_core.data.errors import DataError
+    from persona_core.data.loaders import load_survey
+    from persona_core.pipeline import PIPELINE_STAGES, build_and_store
+
+    names = {"store": "storing the survey", "embed": "embedding respondents (factorization)",
+             "project": "drawing the map (UMAP)", "cluster": "finding cohorts (HDBSCAN)",
+             "profile": "profiling cohorts", "save": "saving"}
+    with st.status("Building the persona space…", expanded=True) as status:
+        try:
+            status.write("Loading the survey…")
+            survey = load_survey(kind, path=path, wave=wave if kind != "csv" else None)
+            status.write(f"{survey.n_respondents} respondents, {survey.n_questions} questions, {survey.n_answers} answers")
+            bar = st.progress(0.0)
+
+            def on_stage(name: str) -> None:
+                i = PIPELINE_STAGES.index(name)
+                status.update(label=f"Building: {names.get(name, name)}…")
+                status.write(f"{names.get(name, name).capitalize()}…")
+                bar.progress(i / len(PIPELINE_STAGES))
+
+            result = build_and_store(survey, db_url=url, kind=kind, on_stage=on_stage)
+            bar.progress(1.0)
+        except (DataError, ValueError, OSError) as exc:
+            status.update(label="The build failed", state="error")
+            st.error(str(exc))
+            return
+        m = result.space.metrics
+        status.update(label=f"Built run {result.run_id}: {m['cohorts']} cohorts, held-out accuracy "
+                            f"{m['heldout_accuracy']:.1%}", state="complete")
+    db_status.clear()
+    st.session_state[RUN_ID] = result.run_id
+    st.rerun()
+
+
+def set_persona(persona) -> None:
+    """Make ``persona`` the steering target (shown on the Compare page)."""
+    st.session_state[PERSONA] = persona

@@ -1,0 +1,112 @@
+"""Opinion map: every respondent on the 2-D map, coloured by cohort, attribute or answer;
+box/lasso selection with a summary; search by id; steer toward a selection."""
+from __future__ import annotations
+
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import common, charts
+from persona_core.service import views
+from persona_core.service.personas import respondent_persona, selection_persona
+
+ctx = common.require_space()
+view = ctx.view
+st.title("Opinion map")
+st.caption(
+    f"{view.survey.n_respondents} respondents of {view.dataset_name}, placed by their answers "
+    f"(UMAP of the persona embeddings); {len(view.cohorts)} cohorts, outliers in grey. "
+    "Draw a box or lasso around respondents to select them."
+)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def frame(url, run_id, kind, key):
+    return views.map_frame(common.space_view(url, run_id), views.ColorChoice(kind, key))
+
+
+choices = views.color_choices(view)
+by_label = {c.label: c for c in choices}
+left, right = st.columns([2, 1])
+with left:
+    picked = st.selectbox("Colour by", list(by_label), key="map_color",
+                          help="Cohort, any respondent attribute, or the answer to any question")
+with right:
+    search = st.text_input("Find respondent by id", key="map_search", placeholder="e.g. " + view.survey.respondent_ids[0])
+
+color = by_label[picked]
+data = frame(ctx.url, view.run_id, color.kind, color.key)
+highlight = None
+if search.strip():
+    try:
+        highlight = view.survey.respondent_ids[view.respondent_index(search)]
+    except KeyError:
+        st.warning(f"No respondent with id {search.strip()!r} in {view.dataset_name}.")
+
+hover = views.key_attributes(view)
+order = views.color_order(view, color)
+numeric = color.kind == "attribute" and views.is_numeric_attribute(view, color.key)
+fig = px.scatter(
+    data, x="x", y="y", color="color", custom_data=["id"], render_mode="webgl",
+    hover_data={"x": False, "y": False, "color": False, "id": True, "cohort": True, **{h: True for h in hover}},
+    category_orders={"color": order} if order else None,
+    color_discrete_map=charts.cohort_colors(view) if color.kind == "cohort" else charts.answer_colors(order),
+    color_continuous_scale="Viridis" if numeric else None,
+    labels={"color": color.label},
+)
+fig.update_traces(marker={"size": 6, "opacity": 0.8})
+if highlight is not None:
+    row = data[data["id"] == highlight].iloc[0]
+    fig.add_trace(go.Scattergl(x=[row.x], y=[row.y], mode="markers+text", text=[f"  {highlight}"], textposition="middle right",
+                               marker={"size": 18, "symbol": "star", "color": "#d62728", "line": {"width": 1, "color": "black"}},
+                               name=f"respondent {highlight}", customdata=[[highlight]], hoverinfo="skip"))
+fig.update_layout(height=620, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="lasso", legend_title_text=color.label,
+                  xaxis={"visible": False}, yaxis={"visible": False})
+event = st.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("box", "lasso"), width="stretch")
+
+points = (event or {}).get("selection", {}).get("points", []) if event else []
+ids = [p["customdata"][0] for p in points if p.get("customdata")]
+if ids != st.session_state.get("_map_points_seen", []):  # a new selection on the chart (or a cleared one)
+    st.session_state["_map_points_seen"] = ids
+    st.session_state[common.SELECTION] = ids
+if highlight is not None:
+    i = view.respondent_index(highlight)
+    st.subheader(f"Respondent {highlight}")
+    st.write(f"{view.cohort_title(int(view.cohort_labels[i]))} · most likely cohort {int(view.likely_cohorts[i])}")
+    st.dataframe(view.survey.attributes.iloc[[i]], width="stretch")
+    if st.button(f"Steer toward respondent {highlight}", key="steer_respondent",
+                 on_click=common.set_persona, args=(respondent_persona(view, highlight),)):
+        st.success(f"Persona set to respondent {highlight}; open Compare to generate.")
+
+selected = st.session_state.get(common.SELECTION) or []
+st.subheader("Selection")
+if not selected:
+    st.info("No respondents selected. Use the box or lasso tool on the map to select some.")
+    st.stop()
+known, unknown = views.resolve_ids(view, selected)
+if not known:
+    st.warning("The selection holds no respondents of this embedding run; select again.")
+    st.stop()
+summary = views.selection_summary(view, known)
+c1, c2 = st.columns([1, 1])
+with c1:
+    st.metric("Selected respondents", len(summary.ids))
+    if st.button("Steer toward this selection", type="primary", key="steer_selection",
+                 on_click=common.set_persona, args=(selection_persona(view, summary.ids),)):
+        st.success(f"Persona set to the centroid of {len(summary.ids)} respondents; open Compare to generate.")
+    if st.button("Clear selection", key="clear_selection"):
+        st.session_state.pop(common.SELECTION, None)
+        st.rerun()
+with c2:
+    st.plotly_chart(charts.paired_bars(summary.cohort_mix.rename(columns={"share_selected": "selection",
+                                                                           "share_everybody": "everybody"}),
+                                       category="cohort", groups=("selection", "everybody"), title="Cohort mix"),
+                    width="stretch", key="mix_chart")
+with st.expander(f"Selected respondents ({len(summary.ids)})"):
+    st.dataframe(data.set_index("id").loc[summary.ids, ["cohort", *hover]], width="stretch")
+cat, num = views.demographics_frame(summary.demographics)
+st.markdown("**Attributes: selection vs everybody**")
+charts.show_demographics(cat, num, key="sel_demo")
+if summary.distinctive:
+    st.markdown("**Most distinctive answers of the selection**")
+    charts.show_opinions(views.opinion_frame(summary.distinctive), key="sel_op")

@@ -1,0 +1,227 @@
+"""Unsteered and steered answers side by side, from one batch.
+
+Every prompt is laid out as the soft-prompting model (SPM) was trained on it (see
+:mod:`persona_core.steer.prompts`)::
+
+    head (chat start, system prompt, question, instruction) | row part | cue (end of turn, assistant header)
+
+The unsteered row has no row part; the steered row has the SPM's virtual tokens there (suffix
+mode; prompt mode puts them before the head) or, without an SPM, the persona written as text.
+Both rows go to :meth:`persona_core.llm.LLM.generate_stream` as per-row input embeddings in
+one batch, so both sides stream together. Option probabilities for a bank question come from
+the same layout with the training instruction, scored as in training.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from persona_core.data.survey import Question
+from persona_core.llm import LLM, GenerationSettings
+from persona_core.llm.prompts import MCFormat, mc_user_text
+from persona_core.service.personas import Persona
+from persona_core.steer.engine import HeadCache, score_texts, score_virtual
+from persona_core.steer.prompts import SYSTEM_PROMPT, PromptBuilder
+
+METHODS = {"spm": "Soft prompt (SPM) from the persona's embedding", "text": "Persona described in the prompt (text)"}
+BANK_INSTRUCTION = "Choose one of the options and explain your choice in one or two sentences."
+FREE_INSTRUCTION = "Answer in one or two sentences."
+TEXT_PERSONA_LEAD = "\nAnswer as this person would. "
+_SENTINEL = "\u2063@@ROW@@\u2063"
+
+
+class SteeringUnavailable(RuntimeError):
+    """The requested steering cannot be done (no SPM, a mode that cannot generate, ...)."""
+
+
+@dataclass
+class ComparisonResult:
+    """One finished comparison, as the page keeps it and the annotation queue stores it."""
+
+    prompt: str
+    unsteered: str
+    steered: str
+    method: str
+    persona_kind: str
+    persona_key: str
+    persona_title: str
+    question_id: str | None
+    settings: dict
+    first_token_s: tuple[float | None, float | None] = (None, None)
+    total_s: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def chat_split(tokenizer, system: str, user: str) -> tuple[str, str]:
+    """The chat prompt of one user turn split right after the user's text: ``(head, cue)``,
+    ``head + cue`` the full prompt ending in the assistant header (row parts go between)."""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user + _SENTINEL}]
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    else:
+        text = f"{system}\n\n{user}{_SENTINEL}\n"
+    head, cue = text.split(_SENTINEL)
+    return head, cue
+
+
+def question_text(question: Question | str) -> str:
+    """The user's turn of a comparison: a bank question with its lettered options and an
+    instruction to choose and explain; a free-text question with an instruction to be brief."""
+    if isinstance(question, Question):
+        return mc_user_text(question.text, list(question.options), MCFormat(instruction=BANK_INSTRUCTION))
+    text = str(question).strip()
+    if not text:
+        raise ValueError("the question is empty")
+    return f"Question: {text}\n{FREE_INSTRUCTION}"
+
+
+class Comparer:
+    """Generates and scores the unsteered and the steered answer of one persona in one batch.
+
+    ``spm``: a loaded :class:`persona_core.steer.model.SoftPromptModel` (``None``: only text
+    steering); ``spm_path``: where it came from (recorded with stored pairs).
+    """
+
+    def __init__(self, llm: LLM, spm=None, spm_path: str | Path | None = None, system_prompt: str = SYSTEM_PROMPT) -> None:
+        self.llm = llm
+        self.spm = spm
+        self.spm_path = None if spm_path is None else str(spm_path)
+        self.system_prompt = system_prompt
+        self.builder = PromptBuilder(llm.tokenizer, system_prompt=system_prompt)
+        self.heads = HeadCache(llm.model, max_items=64)
+
+    # --------------------------------------------------------------- methods
+    @property
+    def methods(self) -> list[str]:
+        """Steering methods available: ``"spm"`` when an SPM is loaded, always ``"text"``."""
+        return (["spm"] if self.spm is not None else []) + ["text"]
+
+    @property
+    def spm_mode(self) -> str | None:
+        return None if self.spm is None else self.spm.config.mode
+
+    def _check(self, method: str, persona: Persona | None, description: str | None) -> None:
+        if method not in METHODS:
+            raise ValueError(f"unknown steering method {method!r}; use one of {sorted(METHODS)}")
+        if method == "spm":
+            if self.spm is None:
+                raise SteeringUnavailable("no SPM checkpoint is loaded for this persona space")
+            if persona is None:
+                raise SteeringUnavailable("steering with the SPM needs a persona")
+        if method == "text" and not (description or "").strip():
+            raise SteeringUnavailable("steering by text needs a persona description")
+
+    def _virtual(self, persona: Persona) -> torch.Tensor:
+        """The SPM's virtual tokens for ``persona``: (T, hidden) for prompt/suffix modes."""
+        with torch.inference_mode():
+            return self.spm(torch.as_tensor(np.asarray(persona.vector, np.float32)[None]))
+
+    # ------------------------------------------------------------- generation
+    def _parts(self, question: Question | str) -> tuple[list[int], list[int]]:
+        head, cue = chat_split(self.llm.tokenizer, self.system_prompt, question_text(question))
+        return self.llm.encode([head, cue])
+
+    def generation_rows(
+        self, question: Question | str, method: str, persona: Persona | None = None, description: str | None = None
+    ) -> list[torch.Tensor]:
+        """Input embeddings of the two rows (unsteered, steered) of one comparison."""
+        self._check(method, persona, description)
+        head, cue = self._parts(question)
+        emb = self.llm.input_embeddings
+        plain = emb(head + cue)
+        if method == "text":
+            row = self.llm.encode([TEXT_PERSONA_LEAD + description.strip()])[0]
+            return [plain, emb(head + row + cue)]
+        mode = self.spm_mode
+        with torch.inference_mode():
+            virtual = self._virtual(persona)
+            if mode == "suffix":
+                steered = torch.cat([emb(head), virtual[0].to(plain.dtype), emb(cue)])
+            elif mode == "prompt":
+                steered = torch.cat([virtual[0].to(plain.dtype), plain])
+            else:
+                raise SteeringUnavailable(
+                    f"free-text generation with a {mode}-mode SPM is not supported (its virtual tokens are "
+                    "per-layer keys/values); option probabilities still work. Use a suffix- or prompt-mode checkpoint."
+                )
+        return [plain, steered]
+
+    def stream(
+        self,
+        question: Question | str,
+        method: str,
+        persona: Persona | None = None,
+        description: str | None = None,
+        settings: GenerationSettings | None = None,
+    ) -> Iterator[tuple[str, str]]:
+        """Yield ``(unsteered piece, steered piece)`` per decoding step, from one batch."""
+        rows = self.generation_rows(question, method, persona, description)
+        for pieces in self.llm.generate_stream(["", ""], soft_prompts=rows, settings=settings):
+            yield pieces[0], pieces[1]
+
+    def compare(
+        self,
+        question: Question | str,
+        method: str,
+        persona: Persona | None = None,
+        description: str | None = None,
+        settings: GenerationSettings | None = None,
+        on_piece=None,
+    ) -> ComparisonResult:
+        """Run :meth:`stream` to the end (``on_piece(unsteered_text, steered_text)`` after each
+        step, for live display) and return the result with time to first token per side."""
+        settings = settings or GenerationSettings()
+        texts = ["", ""]
+        first: list[float | None] = [None, None]
+        t0 = time.perf_counter()
+        for a, b in self.stream(question, method, persona, description, settings):
+            for i, piece in enumerate((a, b)):
+                if piece:
+                    texts[i] += piece
+                    if first[i] is None:
+                        first[i] = time.perf_counter() - t0
+            if on_piece is not None:
+                on_piece(texts[0], texts[1])
+        return ComparisonResult(
+            prompt=question_text(question),
+            unsteered=texts[0].strip(),
+            steered=texts[1].strip(),
+            method=method,
+            persona_kind=persona.kind if persona else "text",
+            persona_key=persona.key if persona else "",
+            persona_title=persona.title if persona else "",
+            question_id=question.id if isinstance(question, Question) else None,
+            settings={"temperature": settings.temperature, "top_p": settings.top_p,
+                      "max_new_tokens": settings.max_new_tokens, "seed": settings.seed},
+            first_token_s=(first[0], first[1]),
+            total_s=time.perf_counter() - t0,
+            extra={"description": description} if method == "text" else {"spm_checkpoint": self.spm_path,
+                                                                          "spm_mode": self.spm_mode},
+        )
+
+    # ---------------------------------------------------------------- scoring
+    def option_probabilities(
+        self, question: Question, method: str, persona: Persona | None = None, description: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities of the options of a bank question: (unsteered, steered), each sums to 1."""
+        if not isinstance(question, Question) or question.n_options < 2:
+            raise ValueError("option probabilities need a bank question with at least two options")
+        self._check(method, persona, description)
+        parts = self.builder.parts(question)
+        model = self.llm.model
+        empty = torch.zeros(0, dtype=torch.long)
+        with torch.inference_mode():
+            if method == "text":
+                row = self.builder.encode_row_text(TEXT_PERSONA_LEAD + description.strip())
+                lp = score_texts(model, self.heads, parts, [empty, row])
+                plain, steered = lp[0], lp[1]
+            else:
+                plain = score_texts(model, self.heads, parts, [empty])[0]
+                steered = score_virtual(model, self.heads, parts, self.spm_mode, self.spm(
+                    torch.as_tensor(np.asarray(persona.vector, np.float32)[None])))[0]
+        return (np.exp(plain.double().cpu().numpy()), np.exp(steered.double().cpu().numpy()))

@@ -1,0 +1,263 @@
+"""AppTest runs of every page against a small built space: widgets present, session-state
+selections change what is shown, bad states give messages (never an exception)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pages import common
+from tests.app.conftest import APP
+
+MAP, COHORTS, COMPARE, EVALUATION = "pages/map.py", "pages/cohorts.py", "pages/compare.py", "pages/evaluation.py"
+
+
+def _texts(at: AppTest, kind: str) -> list[str]:
+    return [e.value for e in getattr(at, kind)]
+
+
+def _all_text(at: AppTest) -> str:
+    parts = []
+    for kind in ("title", "markdown", "caption", "info", "warning", "error", "success", "subheader"):
+        parts += [str(v) for v in _texts(at, kind)]
+    return "\n".join(parts)
+
+
+def _run(at: AppTest, page: str | None = None) -> AppTest:
+    if page is not None:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# ----------------------------------------------------------------------- map
+def test_map_page_shows_map_and_colour_choices(app):
+    _run(app)
+    assert _texts(app, "title") == ["Opinion map"]
+    colour = app.selectbox(key="map_color")
+    assert colour.value == "Cohort"
+    assert "Attribute · party" in colour.options and "Answer · parks" in colour.options
+    assert app.text_input(key="map_search") is not None
+    assert "No respondents selected" in _all_text(app)
+    # the sidebar offers the stored run
+    assert app.sidebar.selectbox(key=common.RUN_ID).value == app.session_state[common.RUN_ID]
+
+
+def test_map_colour_by_answer_and_attribute(app):
+    _run(app)
+    app.selectbox(key="map_color").set_value("Answer · parks")
+    _run(app)
+    app.selectbox(key="map_color").set_value("Attribute · age")
+    _run(app)
+    assert "Opinion map" in _texts(app, "title")
+
+
+def test_selection_in_session_state_shows_its_summary(app, built_space):
+    _run(app)
+    assert not app.metric
+    app.session_state[common.SELECTION] = ["r1", "r2", "r3", "r4", "r5"]
+    _run(app)
+    assert [m.value for m in app.metric] == ["5"]
+    assert "Selection" in _texts(app, "subheader")
+    app.button(key="steer_selection").click()
+    _run(app)
+    persona = app.session_state[common.PERSONA]
+    assert persona.kind == "selection" and len(persona.members) == 5
+    assert any("Persona set to the centroid of 5 respondents" in m for m in _texts(app, "success"))
+
+
+def test_search_highlights_a_respondent_and_unknown_id_warns(app):
+    _run(app)
+    app.text_input(key="map_search").set_value("r7")
+    _run(app)
+    assert "Respondent r7" in _texts(app, "subheader")
+    app.button(key="steer_respondent").click()
+    _run(app)
+    assert app.session_state[common.PERSONA].key == "r7"
+    app.text_input(key="map_search").set_value("nobody-42")
+    _run(app)
+    assert any("No respondent with id 'nobody-42'" in w for w in _texts(app, "warning"))
+
+
+def test_selection_of_unknown_ids_gives_a_message(app):
+    app.session_state[common.SELECTION] = ["ghost-1", "ghost-2"]
+    _run(app)
+    assert any("no respondents of this embedding run" in w for w in _texts(app, "warning"))
+
+
+# ------------------------------------------------------------------- cohorts
+def test_cohorts_page_lists_cohorts_and_steers(app, built_space):
+    _run(app, COHORTS)
+    assert _texts(app, "title") == ["Cohorts"]
+    pick = app.selectbox(key="cohort_pick")
+    assert len(pick.options) >= 2
+    assert app.dataframe, "the cohort table is shown"
+    assert "Most distinctive opinions (this cohort vs everybody)" in _texts(app, "subheader")
+    assert pick.value == 0
+    size_0 = app.metric[0].value
+    pick.set_value(2)
+    _run(app)
+    assert app.selectbox(key="cohort_pick").value == 2
+    assert app.metric[0].value != size_0  # the planted cohorts differ in size
+    app.button(key="steer_cohort").click()
+    _run(app)
+    assert app.session_state[common.PERSONA].kind == "cohort"
+
+
+# ---------------------------------------------------------------- evaluation
+def test_evaluation_page_without_runs_says_how_to_make_one(app):
+    _run(app, EVALUATION)
+    assert any("python -m persona_core eval" in i for i in _texts(app, "info"))
+
+
+def test_evaluation_page_shows_a_stored_run(app, built_space):
+    from db.session import session_scope
+    from db.store import save_evaluation_run
+
+    results = {
+        "methods": {"unsteered": {"accuracy": 0.35, "loglik": -1.2}, "spm_individual": {"accuracy": 0.52, "loglik": -0.9},
+                    "cf": {"accuracy": 0.66, "loglik": -0.8}},
+        "cohort_alignment": {"spm_cohort": {"0": 0.81, "1": 0.77}, "unsteered": {"0": 0.6, "1": 0.58}},
+        "spm_relative_improvement": 0.486, "n_respondents": 40, "n_heldout": 300,
+    }
+    with session_scope(built_space.url) as s:
+        eval_id = save_evaluation_run(s, run_id=built_space.run_id, model_name="smollm2", results=results)
+    try:
+        _run(app, EVALUATION)
+        assert app.selectbox(key="eval_run").value == eval_id
+        table = app.dataframe[0].value
+        assert list(table["method"]) == ["unsteered", "spm_individual", "cf"]
+        assert "+48.6%" in [m.value for m in app.metric]
+        assert "Per-cohort alignment" in _texts(app, "subheader")
+    finally:
+        from db.models import EvaluationRun
+
+        with session_scope(built_space.url) as s:
+            s.delete(s.get(EvaluationRun, eval_id))
+
+
+# ---------------------------------------------------------------- empty / bad
+def test_every_page_with_an_empty_database_offers_a_build(tmp_path, app_env):
+    for page in (None, COHORTS, COMPARE, EVALUATION):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.session_state[common.DB_URL] = f"sqlite:///{tmp_path / 'empty.db'}"
+        _run(at, page)
+        assert any("No persona space is built" in w for w in _texts(at, "warning")), page
+        assert at.button, "the build form's button is there"
+
+
+def test_unreadable_database_url_gives_a_message(app_env):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state[common.DB_URL] = "nosuchdriver://x/y"
+    _run(at)
+    assert any("Cannot read the database" in e for e in _texts(at, "error"))
+
+
+@pytest.mark.slow
+def test_build_button_builds_a_space_from_a_csv_folder(tmp_path, app_env):
+    from tests.app.synthetic import app_survey, write_csv_survey
+
+    folder = write_csv_survey(app_survey(n_respondents=120, seed=3), tmp_path / "survey")
+    at = AppTest.from_file(APP, default_timeout=300)
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    at.session_state[common.DB_URL] = url
+    _run(at)
+    at.radio(key="build_kind").set_value("csv")
+    at.text_input(key="build_path").set_value(str(folder))
+    at.button[0].click()  # the form's submit button
+    _run(at)
+    from persona_core.service.catalog import database_status
+
+    status = database_status(url)
+    assert status.ok and len(status.runs) == 1 and status.runs[0].n_respondents == 120
+    assert _texts(at, "title") == ["Opinion map"]
+
+
+def test_bad_build_path_gives_a_message(tmp_path, app_env):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state[common.DB_URL] = f"sqlite:///{tmp_path / 'fresh.db'}"
+    _run(at)
+    at.radio(key="build_kind").set_value("csv")
+    at.text_input(key="build_path").set_value(str(tmp_path / "missing"))
+    at.button[0].click()
+    _run(at)
+    assert _texts(at, "error"), "the loader's error is shown"
+
+
+# ------------------------------------------------------------------- compare
+def test_compare_page_widgets_and_real_answer(app):
+    app.session_state[common.MODEL] = ""
+    _run(app, COMPARE)
+    assert len(app.radio(key="compare_kind").options) == 3
+    app.radio(key="compare_kind").set_value("respondent")
+    _run(app)
+    app.text_input(key="compare_respondent").set_value("r3")
+    app.selectbox(key="compare_question").set_value("parks")
+    _run(app)
+    text = _all_text(app)
+    assert "Real answer of respondent r3" in text or "did not answer" in text
+    assert app.slider(key="compare_temperature").value == 0.7
+    assert app.number_input(key="compare_max_new").value == 64
+    assert app.number_input(key="compare_seed").value == 0
+    # no SPM is trained for this space: the page says so and steers by text
+    assert any("No steering model (SPM)" in i for i in _texts(app, "info"))
+
+
+def test_compare_unknown_respondent_and_empty_selection(app):
+    _run(app, COMPARE)
+    app.radio(key="compare_kind").set_value("respondent")
+    _run(app)
+    app.text_input(key="compare_respondent").set_value("no-such-person")
+    _run(app)
+    assert any("No respondent with id 'no-such-person'" in e for e in _texts(app, "error"))
+    assert app.button(key="compare_go").disabled
+    app.radio(key="compare_kind").set_value("selection")
+    _run(app)
+    assert any("selection is empty" in w for w in _texts(app, "warning"))
+    assert app.button(key="compare_go").disabled
+
+
+def test_compare_free_text_question_has_no_options(app):
+    _run(app, COMPARE)
+    app.radio(key="compare_source").set_value("free")
+    _run(app)
+    assert any("no options" in i for i in _texts(app, "info"))
+    assert app.button(key="compare_go").disabled
+
+
+def test_compare_missing_model_gives_a_message(app, tmp_path):
+    app.session_state[common.MODEL] = str(tmp_path / "no-model-here")
+    _run(app, COMPARE)
+    assert any("could not be loaded" in e for e in _texts(app, "error"))
+    assert app.button(key="compare_go").disabled
+
+
+def test_compare_generates_both_sides_and_stores_the_pair(app, built_space):
+    from db.session import session_scope
+    from db.store import list_preference_pairs
+
+    app.session_state[common.PERSONA] = None
+    _run(app, COMPARE)
+    app.radio(key="compare_kind").set_value("cohort")
+    app.number_input(key="compare_max_new").set_value(8)
+    app.slider(key="compare_temperature").set_value(0.0)
+    _run(app)
+    app.button(key="compare_go").click()
+    _run(app)
+    stored = app.session_state["comparison"]
+    result = stored["result"]
+    assert result.unsteered and result.steered
+    assert result.method == "text" and result.persona_kind == "cohort"
+    plain, steered = stored["probs"]
+    assert np.isclose(plain.sum(), 1.0) and np.isclose(steered.sum(), 1.0)
+    assert len(plain) == len(stored["options"])
+    shown = "\n".join(_texts(app, "markdown"))
+    assert result.unsteered[:20] in shown and result.steered[:20] in shown
+    app.button(key="compare_send").click()
+    _run(app)
+    assert any("Stored as pair" in s for s in _texts(app, "success"))
+    with session_scope(built_space.url) as s:
+        pairs = list_preference_pairs(s, run_id=built_space.run_id)
+    assert pairs[-1].response_a == result.unsteered and pairs[-1].response_b == result.steered
+    assert pairs[-1].meta["steered_side"] == "b" and pairs[-1].meta["persona"]["kind"] == "cohort"
