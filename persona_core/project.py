@@ -28,8 +28,13 @@ class MapProjector:
     def fit(self, embeddings: np.ndarray) -> "MapProjector":
         import umap  # imported lazily: numba compilation makes the import slow
 
-        self.reducer_ = umap.UMAP(**asdict(self.config))
-        self.embedding_ = self.reducer_.fit_transform(np.asarray(embeddings, dtype=np.float32)).astype(np.float32)
+        X = np.asarray(embeddings, dtype=np.float32)
+        if len(X) < 4:
+            raise ValueError(f"a map needs at least 4 respondents, got {len(X)}")
+        params = asdict(self.config)
+        params["n_neighbors"] = min(params["n_neighbors"], len(X) - 1)  # small surveys
+        self.reducer_ = umap.UMAP(**params)
+        self.embedding_ = self.reducer_.fit_transform(X).astype(np.float32)
         return self
 
     def fit_transform(self, embeddings: np.ndarray) -> np.ndarray:
