@@ -37,9 +37,7 @@ build: setup
 	$(PY) -m persona_core build --dataset gss --wave 2016 --json
 
 app: setup
-	@$(PY) -c "from db.session import upgrade_database; from db.store import latest_embedding_run; from db.session import session_scope; upgrade_database(); \
-	  import sys; s = session_scope(); sess = s.__enter__(); sys.exit(0 if latest_embedding_run(sess) else 1)" \
-	  || $(PY) -m persona_core build --dataset gss --wave 2016
+	$(PY) -m persona_core build --dataset gss --wave 2016 --if-missing
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
 
 test: setup

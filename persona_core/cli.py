@@ -34,6 +34,7 @@ def add_build_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--path", default=None, help="data file or folder (GSS: default ../shared/data/gss/gss_panel20.rda)")
     p.add_argument("--config", default=None, help="JSON file with SpaceConfig overrides, e.g. {\"factorization\": {\"n_factors\": 8}}")
     p.add_argument("--replace", action="store_true", help="replace a stored dataset of the same name whose content changed")
+    p.add_argument("--if-missing", action="store_true", help="do nothing if this dataset already has a persona space")
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
     add_db_argument(p)
     p.set_defaults(func=run_build)
@@ -52,7 +53,7 @@ def load_space_config(path: str | None):
 
 def run_build(args: argparse.Namespace) -> dict:
     from db.session import session_scope, upgrade_database
-    from db.store import save_embedding_run, save_survey
+    from db.store import latest_embedding_run, save_embedding_run, save_survey
     from persona_core.data.loaders import load_survey
     from persona_core.space import STAGES, build_persona_space
 
@@ -67,6 +68,13 @@ def run_build(args: argparse.Namespace) -> dict:
     stages.set_postfix_str("load")
     survey = load_survey(args.dataset, path=args.path, wave=wave)
     upgrade_database(args.db)
+    if args.if_missing:
+        with session_scope(args.db) as session:
+            existing = latest_embedding_run(session, survey.name)
+        if existing is not None:
+            stages.close()
+            print(f"{survey.name} already has persona space run {existing.id}; nothing to do", file=sys.stderr)
+            return {"dataset": survey.name, "embedding_run": existing.id, "built": False}
     with session_scope(args.db) as session:
         dataset_id = save_survey(session, survey, kind=args.dataset, replace=args.replace)
     seconds["load"] = time.perf_counter() - t
