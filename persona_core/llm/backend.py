@@ -217,7 +217,7 @@ class LLM:
                 for i, tok in enumerate(tokens.tolist()):
                     if done[i]:
                         pieces.append("")
-                    elif tok in self.eos_token_ids:
+                    elif tok in self.eos_token_ids and not settings.ignore_eos:
                         done[i] = True
                         pieces.append(decoders[i].flush())
                     else:

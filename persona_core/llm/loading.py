@@ -38,6 +38,7 @@ from typing import Callable
 import torch
 
 from persona_core.llm.config import DEFAULT_MODEL, LLMConfig
+from persona_core.llm.cpu_layout import transpose_linear_weights
 from persona_core.llm.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,8 @@ def _load_plain(location: str, device: torch.device, dtype: torch.dtype):
     model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, trust_remote_code=False)
     tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=False)
     model.to(device)
+    if device.type == "cpu":
+        transpose_linear_weights(model)  # faster 1-2 row decoding, same values
     model.eval()
     model.requires_grad_(False)
     tokenizer.padding_side = "left"
@@ -223,7 +226,8 @@ def clear_model_memo() -> None:
 def load_model(config: LLMConfig | None = None):
     """Load ``(model, tokenizer)`` for ``config`` (memoized per resolved config).
 
-    The model is in eval mode with every parameter ``requires_grad=False``; the
+    The model is in eval mode with every parameter ``requires_grad=False`` (on CPU its
+    linear weights are stored column-major, see :mod:`persona_core.llm.cpu_layout`); the
     tokenizer has a pad token and pads on the left.
     """
     config = config or LLMConfig()

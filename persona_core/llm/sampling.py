@@ -10,12 +10,14 @@ import torch
 class GenerationSettings:
     """``temperature`` 0 means greedy; ``top_p`` is nucleus sampling (1 = off); ``seed``
     makes sampling reproducible (row ``i`` of a batch samples with ``seed + i``, so a row's
-    text does not depend on the other rows); ``None`` draws fresh randomness."""
+    text does not depend on the other rows); ``None`` draws fresh randomness. ``ignore_eos``
+    keeps decoding past the end-of-turn token (always ``max_new_tokens`` tokens; benchmarks)."""
 
     temperature: float = 0.7
     top_p: float = 0.9
     max_new_tokens: int = 128
     seed: int | None = None
+    ignore_eos: bool = False
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
