@@ -17,6 +17,10 @@ Layout (``->`` is a foreign key, each ``ON DELETE CASCADE`` and indexed)::
                                  one evaluation of steering methods (results as JSON)
     preference_pair -> embedding_run (SET NULL)
                                  a prompt and two answers to judge (hidden facts in ``meta``)
+      annotation -> preference_pair
+                                 one vote (choice, rationale, displayed order, time spent,
+                                 status); at most one ``current`` per (pair, annotator)
+    induced_persona              a persona text induced from one annotator's votes (SynthesizeMe)
 
 Large per-row data stay compact: embedding vectors are little-endian float32 bytes
 (``LargeBinary``: BLOB / BYTEA), answers store the option's position, not a text.
@@ -29,11 +33,13 @@ from typing import Any, Optional
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -41,6 +47,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -239,6 +246,71 @@ class PreferencePair(Base):
     response_a: Mapped[str] = mapped_column(Text)
     response_b: Mapped[str] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+#: annotation choices, in terms of the stored pair (``a`` = ``response_a``)
+CHOICES = ("a", "b", "tie", "both_bad")
+#: annotation statuses: ``current`` (the annotator's vote on the pair), ``replaced`` (by a re-vote),
+#: ``undone`` (withdrawn with "undo last")
+STATUSES = ("current", "replaced", "undone")
+
+
+class Annotation(Base):
+    """One vote of one annotator on a preference pair (history is kept: a re-vote marks the
+    previous one ``replaced``, an undo marks it ``undone``).
+
+    ``choice`` refers to the stored pair (``a`` = ``response_a``); ``displayed_order`` is what
+    the annotator saw left to right (``"ab"`` or ``"ba"``); ``facts`` are the pair's hidden facts
+    at voting time (steered side, persona, model, checkpoint, displayed order, ...).
+    ``token`` (unique) makes a submission idempotent: the same token never stores twice.
+    A partial unique index allows one ``current`` vote per (pair, annotator).
+    """
+
+    __tablename__ = "annotation"
+    __table_args__ = (
+        CheckConstraint("choice IN ('a', 'b', 'tie', 'both_bad')", name="choice"),
+        CheckConstraint("status IN ('current', 'replaced', 'undone')", name="status"),
+        CheckConstraint("displayed_order IN ('ab', 'ba')", name="displayed_order"),
+        Index(
+            "uq_annotation_current", "pair_id", "annotator", unique=True,
+            sqlite_where=text("status = 'current'"), postgresql_where=text("status = 'current'"),
+        ),
+        NO_ID_REUSE,
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    pair_id: Mapped[int] = mapped_column(_fk("preference_pair.id"), index=True)
+    annotator: Mapped[str] = mapped_column(String(200), index=True)
+    choice: Mapped[str] = mapped_column(String(10))
+    displayed_order: Mapped[str] = mapped_column(String(2))
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    seconds: Mapped[Optional[float]] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(10), default="current")
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    replaces_id: Mapped[Optional[int]] = mapped_column(
+        IdType, ForeignKey("annotation.id", ondelete="SET NULL"), nullable=True
+    )
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InducedPersona(Base):
+    """A plain-text persona induced from one annotator's votes (SynthesizeMe): the text, the
+    demonstration pairs of its personalized judge, and its evaluation. The newest per
+    annotator is the one in use."""
+
+    __tablename__ = "induced_persona"
+    __table_args__ = NO_ID_REUSE
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    annotator: Mapped[str] = mapped_column(String(200), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    demos: Mapped[list[Any]] = mapped_column(default=list)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    model_name: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 

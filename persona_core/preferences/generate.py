@@ -1,0 +1,154 @@
+"""Batch generation of preference pairs: for each persona x question, the unsteered and the
+steered answer (``steered`` mode; steered with the run's SPM when a checkpoint is given, else
+with the persona written as text), or the answers steered toward two personas
+(``personas`` mode, every unordered pair of the listed personas).
+
+Pairs follow the Compare page's convention: in ``steered`` mode ``response_a`` is unsteered
+and ``response_b`` steered (``meta["steered_side"] == "b"``); the annotation page shows them
+in a random order.
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+from dataclasses import dataclass, field
+from typing import Callable
+
+from tqdm.auto import tqdm
+
+from persona_core.data.errors import DataError
+from persona_core.data.survey import Question
+
+MODES = ("steered", "personas")
+FREE_PREFIX = "free:"
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """``method``: ``auto`` (the SPM when loaded, else text), ``spm`` or ``text``."""
+
+    mode: str = "steered"
+    method: str = "auto"
+    max_new_tokens: int = 48
+    temperature: float = 0.7
+    top_p: float = 0.9
+    seed: int | None = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.method not in ("auto", "spm", "text"):
+            raise ValueError(f"method must be auto, spm or text, got {self.method!r}")
+
+
+@dataclass
+class GeneratedPair:
+    prompt: str
+    response_a: str
+    response_b: str
+    meta: dict = field(default_factory=dict)
+
+
+def resolve_persona(view, spec: str):
+    """``cohort:3``, ``respondent:R17``, a bare cohort number or a bare respondent id -> Persona."""
+    from persona_core.service.personas import cohort_persona, respondent_persona
+
+    spec = str(spec).strip()
+    kind, _, key = spec.partition(":")
+    try:
+        if kind == "cohort":
+            return cohort_persona(view, int(key))
+        if kind == "respondent":
+            return respondent_persona(view, key)
+        if spec.lstrip("-").isdigit() and int(spec) in view.cohort_centroids:
+            return cohort_persona(view, int(spec))
+        return respondent_persona(view, spec)
+    except (KeyError, ValueError) as exc:
+        raise DataError(f"unknown persona {spec!r} ({exc}); use cohort:N or respondent:ID", column="--personas") from None
+
+
+def resolve_question(view, spec: str) -> Question | str:
+    """A survey question id, or ``free:some text`` for a free-text question."""
+    spec = str(spec).strip()
+    if spec.startswith(FREE_PREFIX):
+        text = spec[len(FREE_PREFIX):].strip()
+        if not text:
+            raise DataError("empty free-text question", column="--questions")
+        return text
+    for q in view.survey.questions:
+        if q.id == spec:
+            return q
+    ids = ", ".join(q.id for q in view.survey.questions[:5])
+    raise DataError(f"no question {spec!r} in {view.dataset_name} (ids look like {ids}; free text: 'free:...')",
+                    column="--questions")
+
+
+class PairGenerator:
+    """Generates pairs with a :class:`persona_core.service.compare.Comparer`."""
+
+    def __init__(self, comparer, view, config: GenerateConfig = GenerateConfig(), model_name: str | None = None) -> None:
+        self.comparer = comparer
+        self.view = view
+        self.config = config
+        self.model_name = model_name
+
+    @property
+    def method(self) -> str:
+        if self.config.method == "auto":
+            return "spm" if self.comparer.spm is not None else "text"
+        return self.config.method
+
+    def _settings(self, i: int):
+        from persona_core.llm import GenerationSettings
+
+        c = self.config
+        seed = None if c.seed is None else c.seed + 1000 * i
+        return GenerationSettings(temperature=c.temperature, top_p=c.top_p, max_new_tokens=c.max_new_tokens, seed=seed)
+
+    def _description(self, persona) -> str | None:
+        from persona_core.service.personas import describe_persona
+
+        return describe_persona(self.view, persona) if self.method == "text" else None
+
+    def steered_pair(self, persona, question, i: int = 0) -> GeneratedPair:
+        from persona_core.service.annotation import comparison_meta
+
+        result = self.comparer.compare(question, self.method, persona, self._description(persona), self._settings(i))
+        meta = comparison_meta(result, self.view.run_id, self.model_name)
+        meta["spm_checkpoint"] = self.comparer.spm_path if self.method == "spm" else None
+        return GeneratedPair(result.prompt, result.unsteered, result.steered, meta)
+
+    def persona_pair(self, first, second, question, i: int = 0) -> GeneratedPair:
+        from persona_core.llm.config import LLMConfig
+        from persona_core.service.compare import question_text
+
+        rows = []
+        for persona in (first, second):
+            rows.append(self.comparer.generation_rows(question, self.method, persona, self._description(persona))[1])
+        texts = self.comparer.llm.generate(["", ""], soft_prompts=rows, settings=self._settings(i))
+        info = [{"kind": p.kind, "key": p.key, "title": p.title} for p in (first, second)]
+        meta = {
+            "steered_side": None, "method": self.method, "personas": info, "persona_a": info[0], "persona_b": info[1],
+            "question_id": question.id if isinstance(question, Question) else None,
+            "model": LLMConfig(model=self.model_name).resolved_model(), "embedding_run": self.view.run_id,
+            "spm_checkpoint": self.comparer.spm_path if self.method == "spm" else None,
+            "settings": {"temperature": self.config.temperature, "top_p": self.config.top_p,
+                         "max_new_tokens": self.config.max_new_tokens, "seed": self.config.seed},
+        }
+        return GeneratedPair(question_text(question), texts[0].strip(), texts[1].strip(), meta)
+
+    def generate(self, personas: list, questions: list, on_pair: Callable[[GeneratedPair], None] | None = None) -> list[GeneratedPair]:
+        """Every pair of the grid, with a progress bar on stderr."""
+        if self.config.mode == "steered":
+            jobs = [(p, q) for p in personas for q in questions]
+        else:
+            if len(personas) < 2:
+                raise DataError("personas mode needs at least two personas", column="--personas")
+            jobs = [(pp, q) for pp in itertools.combinations(personas, 2) for q in questions]
+        out = []
+        for i, (who, question) in enumerate(tqdm(jobs, desc="pairs", unit="pair", file=sys.stderr)):
+            pair = self.steered_pair(who, question, i) if self.config.mode == "steered" else self.persona_pair(*who, question, i)
+            out.append(pair)
+            if on_pair is not None:
+                on_pair(pair)
+        return out
