@@ -154,7 +154,7 @@ class PersonaSpace:
             likely_cohorts=self.likely_cohorts,
             centroid_labels=np.array(sorted(self.cohort_centroids), dtype=np.int64),
             centroids=np.array([self.cohort_centroids[c] for c in sorted(self.cohort_centroids)], np.float32).reshape(
-                len(self.cohort_centroids), -1
+                len(self.cohort_centroids), self.embeddings.shape[1]
             ),
         )
         with open(tmp / "survey.pkl", "wb") as fh:  # our own dataclass, written by us: safe to unpickle

@@ -83,3 +83,17 @@ def test_missing_path_for_csv_is_a_clear_error(env):
     _, url, _ = env
     with pytest.raises(SystemExit, match="needs --path"):
         main(["build", "--dataset", "csv", "--db", url])
+
+
+def test_build_opinionqa_layout(env, capsys):
+    tmp, url, config = env
+    from pathlib import Path
+
+    fixture = Path(__file__).parent / "data" / "fixtures" / "opinionqa"
+    assert main(["build", "--dataset", "opinionqa", "--path", str(fixture), "--wave", "W99", "--db", url, "--config", config, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    from persona_core.data.loaders import load_survey
+
+    n = load_survey("opinionqa", path=fixture, wave="W99").n_respondents
+    assert out["respondents"] == n and out["dataset"].startswith("opinionqa")
+    assert count(url, "respondent_embedding") == n
