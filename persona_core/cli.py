@@ -53,78 +53,59 @@ def load_space_config(path: str | None):
 
 def run_build(args: argparse.Namespace) -> dict:
     from db.session import session_scope, upgrade_database
-    from db.store import latest_embedding_run, save_embedding_run, save_survey
+    from db.store import latest_embedding_run
     from persona_core.data.loaders import load_survey
-    from persona_core.space import STAGES, build_persona_space
+    from persona_core.pipeline import PIPELINE_STAGES, build_and_store
 
     config = load_space_config(args.config)
     wave = args.wave or ("2016" if args.dataset == "gss" else None)
     if args.dataset != "gss" and args.path is None:
         raise SystemExit(f"error: --dataset {args.dataset} needs --path DIR")
 
-    stages = tqdm(total=1 + len(STAGES), desc="build", unit="stage", file=sys.stderr)
-    seconds: dict[str, float] = {}
-    t = time.perf_counter()
+    stages = tqdm(total=1 + len(PIPELINE_STAGES), desc="build", unit="stage", file=sys.stderr)
     stages.set_postfix_str("load")
+    t = time.perf_counter()
     survey = load_survey(args.dataset, path=args.path, wave=wave)
-    upgrade_database(args.db)
+    load_seconds = time.perf_counter() - t
+    stages.update(1)
+    _print_classification(survey)
     if args.if_missing:
+        upgrade_database(args.db)
         with session_scope(args.db) as session:
             existing = latest_embedding_run(session, survey.name)
         if existing is not None:
             stages.close()
             print(f"{survey.name} already has persona space run {existing.id}; nothing to do", file=sys.stderr)
             return {"dataset": survey.name, "embedding_run": existing.id, "built": False}
-    with session_scope(args.db) as session:
-        dataset_id = save_survey(session, survey, kind=args.dataset, replace=args.replace)
-    seconds["load"] = time.perf_counter() - t
-    stages.update(1)
-    _print_classification(survey)
+
+    started: list[str] = []
 
     def on_stage(name: str) -> None:
-        if name != STAGES[0]:
+        if started:
             stages.update(1)
+        started.append(name)
         stages.set_postfix_str(name)
 
-    space = build_persona_space(survey, config, on_stage=on_stage)
+    built = build_and_store(
+        survey, db_url=args.db, kind=args.dataset, config=config, replace=args.replace,
+        on_stage=on_stage, seconds={"load": load_seconds},
+    )
     stages.update(1)
     stages.close()
-    artifact_dir = space.save()
-    with session_scope(args.db) as session:
-        run_id = save_embedding_run(
-            session,
-            dataset_id=dataset_id,
-            params={"run_key": space.run_key, **config.to_dict()},
-            metrics=space.metrics,
-            seconds={**seconds, **space.seconds},
-            artifact_path=str(artifact_dir),
-            respondent_ids=survey.respondent_ids,
-            embeddings=space.embeddings,
-            coords=space.coords,
-            cohort_labels=space.cohort_labels,
-            cohort_probabilities=space.cohort_probabilities,
-            likely_cohorts=space.likely_cohorts,
-            cohorts=[
-                {
-                    "label": c,
-                    "size": p["size"],
-                    "name": p["name"],
-                    "centroid": space.cohort_centroids[c].tolist(),
-                    "profile": p,
-                }
-                for c, p in space.profiles.items()
-            ],
-        )
+    space, seconds = built.space, built.seconds
+    # the "load" stage covers reading the file and storing it in the database
+    seconds["load"] = seconds.get("load", 0.0) + seconds.pop("store", 0.0)
     summary = {
         "dataset": survey.name,
-        "embedding_run": run_id,
+        "embedding_run": built.run_id,
         "run_key": space.run_key,
+        "built": True,
         **{k: space.metrics[k] for k in (
             "respondents", "questions", "answers", "heldout_accuracy", "heldout_log_loss",
             "majority_accuracy", "bias_only_accuracy", "bias_only_log_loss", "cohorts", "outlier_share",
         )},
-        "seconds": {k: round(v, 2) for k, v in {**seconds, **space.seconds}.items()},
-        "artifacts": str(artifact_dir),
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "artifacts": str(built.artifact_dir),
     }
     _print_build_report(space)
     return summary

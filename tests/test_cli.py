@@ -47,7 +47,7 @@ def test_build_csv_prints_json_and_stores_everything(env, capsys):
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for key in ("respondents", "questions", "answers", "heldout_accuracy", "majority_accuracy", "bias_only_accuracy", "cohorts", "outlier_share", "seconds"):
         assert key in out
-    assert set(out["seconds"]) == {"load", "embed", "project", "cluster", "profile"}
+    assert {"load", "embed", "project", "cluster", "profile"} <= set(out["seconds"])
     assert out["respondents"] == 200 and out["answers"] == survey.n_answers
     assert out["heldout_accuracy"] > out["majority_accuracy"]
     assert count(url, "dataset") == 1 and count(url, "answer") == survey.n_answers
