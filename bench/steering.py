@@ -50,6 +50,17 @@ def _median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(_timed(fn) for _ in range(repeats))
 
 
+def _median_wall_and_cpu(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall-clock and process CPU seconds (CPU time is less disturbed by other
+    processes sharing the cores, though with several threads it includes their spinning)."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        cpu = time.process_time()
+        walls.append(_timed(fn))
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
 def bench_load(args: argparse.Namespace) -> dict:
     """Cold load (GGUF -> plain model into an empty cache) and warm load (from the cache)."""
     out: dict = {}
@@ -92,8 +103,10 @@ def bench_generation(llm: LLM, args: argparse.Namespace) -> dict:
     soft = soft_prompt(llm, args.soft_tokens)
     llm.generate([prompt], None, GenerationSettings(temperature=0.0, max_new_tokens=4))  # warm-up
 
-    alone = _median_time(lambda: llm.generate([prompt], None, settings), args.repeats)
-    pair = _median_time(lambda: llm.generate([prompt, prompt], [soft, None], settings), args.repeats)
+    alone, alone_cpu = _median_wall_and_cpu(lambda: llm.generate([prompt], None, settings), args.repeats)
+    pair, pair_cpu = _median_wall_and_cpu(
+        lambda: llm.generate([prompt, prompt], [soft, None], settings), args.repeats
+    )
     ttft = statistics.median(time_to_first_token(llm, [prompt], None, settings) for _ in range(args.repeats))
     ttft_pair = statistics.median(
         time_to_first_token(llm, [prompt, prompt], [soft, None], settings) for _ in range(args.repeats)
@@ -122,6 +135,9 @@ def bench_generation(llm: LLM, args: argparse.Namespace) -> dict:
         "unsteered_alone_s": round(alone, 3),
         "steered_plus_unsteered_batch_s": round(pair, 3),
         "batch_ratio": round(pair / alone, 3),
+        "unsteered_alone_cpu_s": round(alone_cpu, 3),
+        "steered_plus_unsteered_batch_cpu_s": round(pair_cpu, 3),
+        "batch_ratio_cpu_time": round(pair_cpu / alone_cpu, 3),
         "tokens_per_s_batch1": round(n / alone, 1),
         "decode_tokens_per_s_batch1": round((n - 1) / (alone - ttft), 1),
         "time_to_first_token_s": round(ttft, 4),
@@ -175,7 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
     llm = LLM.from_config(config)
     for name in args.sections.split(","):
         result[name] = SECTIONS[name](llm, args)
-    result["load_average_1m"] = round(os.getloadavg()[0], 2)
+    result["load_average_1m"] = round(os.getloadavg()[0], 2)  # other work sharing the cores
     print(json.dumps(result))
     return result
 

@@ -53,8 +53,10 @@ class TrainConfig:
     """How an SPM is trained (defaults fit 2 CPU cores in under 20 minutes on GSS 2016).
 
     The default subsamples: ``max_respondents`` training respondents and ``max_questions``
-    questions (``None`` = all). ``eval_respondents`` respondents' held-out answers (at most
-    ``eval_answers_per_respondent`` each) give the learning curve every ``eval_every`` steps.
+    questions (``None`` = all). ``eval_respondents`` respondents' held-out answers on
+    ``eval_questions`` of the training questions (at most ``eval_answers_per_respondent`` each)
+    give the learning curve every ``eval_every`` steps; few questions with many answers each
+    keep the curve cheap, since scoring is batched by question.
     ``unseen_fraction`` of the respondents are kept out of SPM training entirely (for the
     unseen-respondent test). One step = one mini-batch of up to ``batch_size`` respondents
     answering the same question (so the question's cache is shared, in suffix mode).
@@ -70,8 +72,9 @@ class TrainConfig:
     min_question_answers: int = 50
     unseen_fraction: float = 0.1
     eval_every: int = 200
-    eval_respondents: int = 100
-    eval_answers_per_respondent: int = 20
+    eval_respondents: int = 200
+    eval_questions: int | None = 30
+    eval_answers_per_respondent: int | None = None
     seed: int = 0
     progress: bool = True
 
@@ -113,7 +116,7 @@ def tiny_config() -> SteerConfig:
         spm=SPMConfig(mode="suffix", n_tokens=1, hidden=(16,)),
         train=TrainConfig(
             epochs=1, steps_per_epoch=20, batch_size=16, max_respondents=60, max_questions=10,
-            min_question_answers=5, eval_every=10, eval_respondents=10, eval_answers_per_respondent=5,
+            min_question_answers=5, eval_every=10, eval_respondents=20, eval_questions=5,
             lr=1e-2,
         ),
     )

@@ -58,7 +58,10 @@ def make_split(survey: Survey, heldout_mask: np.ndarray, config: TrainConfig) ->
     train_rows = np.flatnonzero(in_train & in_q & ~heldout_mask)
 
     curve_resp = rng.permutation(train_resp)[: config.eval_respondents]
-    curve_rows = heldout_rows(a, heldout_mask, curve_resp, eligible, config.eval_answers_per_respondent, rng)
+    curve_q = eligible
+    if config.eval_questions is not None and eligible.size > config.eval_questions:
+        curve_q = np.sort(rng.choice(eligible, config.eval_questions, replace=False))
+    curve_rows = heldout_rows(a, heldout_mask, curve_resp, curve_q, config.eval_answers_per_respondent, rng)
     return SteerSplit(train_resp, unseen, eligible, train_rows, curve_rows)
 
 

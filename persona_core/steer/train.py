@@ -7,6 +7,7 @@ epoch; :meth:`SPMTrainer.fit` resumes from the last one in ``checkpoint_dir``.
 """
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -106,7 +107,7 @@ class SPMTrainer:
         if resume and self.checkpoint_dir is not None and has_checkpoint(self.checkpoint_dir):
             record = read_record(self.checkpoint_dir)
             check_run_key(record, run_key, self.checkpoint_dir)
-            if record["config"] != cfg.to_dict():
+            if record["config"] != json.loads(json.dumps(cfg.to_dict())):
                 raise ValueError(
                     f"{self.checkpoint_dir}: the checkpoint there was trained with another configuration; "
                     "choose another output directory or start fresh"

@@ -1,0 +1,87 @@
+"""The SPM learns, checkpoints, resumes, and refuses checkpoints of other embedding runs."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from persona_core.steer.checkpoint import CheckpointMismatchError, load_checkpoint, read_record
+from persona_core.steer.config import SPMConfig, SteerConfig, TrainConfig
+from persona_core.steer.train import SPMTrainer
+
+
+def _config(mode="suffix", epochs=1, steps=24, lr=3e-2, eval_respondents=80, **train) -> SteerConfig:
+    return SteerConfig(
+        spm=SPMConfig(mode=mode, n_tokens=1, hidden=(16,)),
+        train=TrainConfig(
+            lr=lr, weight_decay=0.0, epochs=epochs, steps_per_epoch=steps, batch_size=16,
+            max_respondents=None, max_questions=None, min_question_answers=1, unseen_fraction=0.0,
+            eval_every=0, eval_respondents=eval_respondents, eval_questions=None, progress=False, **train,
+        ),
+    )
+
+
+@pytest.mark.slow
+def test_spm_learns_planted_mapping(lm, planted):
+    model, tok = lm
+    survey, emb, groups, mask = planted
+    trainer = SPMTrainer(model, tok, _config(steps=30, eval_every=10))
+    result = trainer.fit(survey, emb, mask, run_key="planted")
+    first, last = result.learning_curve[0], result.learning_curve[-1]
+    # Held-out answers are the group's answer; chance is 0.5 and the frozen LLM cannot know the group.
+    assert last["accuracy"] >= 0.9, result.learning_curve
+    assert last["loglik"] > np.log(0.5)
+    assert [p["step"] for p in result.learning_curve] == [10, 20, 30]
+    # The persona vector does the work: flipping the group flips the answer.
+    from persona_core.steer.scoring import spm_logprobs
+
+    flipped = emb[:, [1, 0, 2, 3]]
+    a = survey.answers.take(mask)
+    lp = spm_logprobs(model, trainer.builder, trainer.heads, survey, result.spm, flipped[a.respondent], a.question)
+    acc_flipped = np.mean([np.argmax(p) == y for p, y in zip(lp, a.option)])
+    assert acc_flipped <= 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["suffix_kv", "prefix", "prompt"])
+def test_other_modes_learn(lm, planted, mode):
+    model, tok = lm
+    survey, emb, _, mask = planted
+    result = SPMTrainer(model, tok, _config(mode=mode, steps=12, lr=3e-2, eval_every=12)).fit(survey, emb, mask, "planted")
+    assert result.learning_curve[-1]["accuracy"] >= 0.8, result.learning_curve
+
+
+def test_resume_continues_where_it_stopped(lm, planted, tmp_path):
+    model, tok = lm
+    survey, emb, _, mask = planted
+    cfg = _config(mode="suffix_kv", epochs=2, steps=3, eval_respondents=8)
+    straight = SPMTrainer(model, tok, cfg, checkpoint_dir=tmp_path / "a").fit(survey, emb, mask, "run-1")
+
+    killed = SPMTrainer(model, tok, cfg, checkpoint_dir=tmp_path / "b").fit(
+        survey, emb, mask, "run-1", stop_after_epochs=1
+    )
+    assert read_record(tmp_path / "b")["epoch"] == 1 and killed.steps == 3
+    resumed = SPMTrainer(model, tok, cfg, checkpoint_dir=tmp_path / "b").fit(survey, emb, mask, "run-1")
+    assert resumed.resumed_from_epoch == 1
+    assert resumed.steps == straight.steps == 6
+    for (name, a), b in zip(straight.spm.state_dict().items(), resumed.spm.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+    record = read_record(tmp_path / "b")
+    assert record["epoch"] == 2 and record["run_key"] == "run-1"
+    assert [p["step"] for p in record["learning_curve"]] == [3, 6]
+    assert json.loads((tmp_path / "b" / "checkpoint.json").read_text())["config"] == cfg.to_dict()
+
+
+def test_checkpoint_of_another_embedding_run_is_refused(lm, planted, tmp_path):
+    model, tok = lm
+    survey, emb, _, mask = planted
+    cfg = _config(mode="suffix_kv", epochs=1, steps=1, eval_respondents=4)
+    SPMTrainer(model, tok, cfg, checkpoint_dir=tmp_path).fit(survey, emb, mask, "run-A")
+    spm, record = load_checkpoint(tmp_path, run_key="run-A")
+    assert record["run_key"] == "run-A" and spm.embed_dim == 4
+    with pytest.raises(CheckpointMismatchError, match="run-A.*run-B"):
+        load_checkpoint(tmp_path, run_key="run-B")
+    with pytest.raises(CheckpointMismatchError, match="Retrain"):
+        SPMTrainer(model, tok, cfg, checkpoint_dir=tmp_path).fit(survey, emb, mask, "run-B")
