@@ -122,16 +122,21 @@ class Comparer:
             return self.spm(torch.as_tensor(np.asarray(persona.vector, np.float32)[None]))
 
     # ------------------------------------------------------------- generation
-    def _parts(self, question: Question | str) -> tuple[list[int], list[int]]:
-        head, cue = chat_split(self.llm.tokenizer, self.system_prompt, question_text(question))
-        return self.llm.encode([head, cue])
+    def _parts(self, question: Question | str, cue_tokens: int | None = None) -> tuple[list[int], list[int]]:
+        """Token ids of (head, cue); ``cue_tokens=c`` cuts the prompt ``c`` tokens before its end
+        instead of after the user's text (where an SPM with that setting puts its tokens)."""
+        head, cue = self.llm.encode(list(chat_split(self.llm.tokenizer, self.system_prompt, question_text(question))))
+        if cue_tokens is not None:
+            full = head + cue
+            head, cue = full[:-cue_tokens], full[-cue_tokens:]
+        return head, cue
 
     def generation_rows(
         self, question: Question | str, method: str, persona: Persona | None = None, description: str | None = None
     ) -> list[torch.Tensor]:
         """Input embeddings of the two rows (unsteered, steered) of one comparison."""
         self._check(method, persona, description)
-        head, cue = self._parts(question)
+        head, cue = self._parts(question, self.spm.config.cue_tokens if method == "spm" else None)
         emb = self.llm.input_embeddings
         plain = emb(head + cue)
         if method == "text":
@@ -222,6 +227,6 @@ class Comparer:
                 plain, steered = lp[0], lp[1]
             else:
                 plain = score_texts(model, self.heads, parts, [empty])[0]
-                steered = score_virtual(model, self.heads, parts, self.spm_mode, self.spm(
-                    torch.as_tensor(np.asarray(persona.vector, np.float32)[None])))[0]
+                cut = self.builder.parts(question, self.spm.config.cue_tokens)
+                steered = score_virtual(model, self.heads, cut, self.spm_mode, self._virtual(persona))[0]
         return (np.exp(plain.double().cpu().numpy()), np.exp(steered.double().cpu().numpy()))

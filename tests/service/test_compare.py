@@ -1,0 +1,108 @@
+"""Comparisons on the real default model: one batch, streamed, steered by text or by an SPM."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from persona_core.llm import GenerationSettings
+from persona_core.service.checkpoints import find_checkpoints, load_spm
+from persona_core.service.compare import Comparer, SteeringUnavailable, chat_split, question_text
+from persona_core.service.personas import cohort_persona, describe_persona
+from persona_core.steer.checkpoint import CheckpointMismatchError, save_checkpoint
+from persona_core.steer.config import SPMConfig, SteerConfig
+from persona_core.steer.engine import model_geometry
+from persona_core.steer.model import SoftPromptModel
+
+GREEDY = GenerationSettings(temperature=0.0, max_new_tokens=12)
+
+
+def _save_spm(llm, view, folder, mode="suffix", run_key=None):
+    """An untrained (random) SPM saved as a checkpoint: steering mechanics without training."""
+    torch.manual_seed(0)
+    config = SteerConfig(spm=SPMConfig(mode=mode, n_tokens=2, hidden=(8,), init_scale=20.0))
+    spm = SoftPromptModel(config.spm, view.embeddings.shape[1], model_geometry(llm.model))
+    save_checkpoint(folder, spm, {"run_key": run_key or view.run_key, "config": config.to_dict(), "epoch": 1, "step": 1,
+                                  "learning_curve": [{"step": 1, "accuracy": 0.4}]})
+    return folder
+
+
+def test_text_steering_streams_both_rows_from_one_batch(llm, view):
+    comparer = Comparer(llm)
+    persona = cohort_persona(view, view.cohorts[0])
+    description = describe_persona(view, persona)
+    question = view.survey.questions[0]
+    steps = list(comparer.stream(question, "text", persona, description, GREEDY))
+    assert steps and all(len(s) == 2 for s in steps)
+    plain = "".join(a for a, _ in steps).strip()
+    steered = "".join(b for _, b in steps).strip()
+    assert plain and steered and plain != steered
+    # the unsteered row of the batch is exactly the model's answer to the plain prompt alone
+    head, cue = chat_split(llm.tokenizer, comparer.system_prompt, question_text(question))
+    alone = llm.generate([head + cue], settings=GREEDY)[0].strip()
+    assert plain == alone
+    result = comparer.compare(question, "text", persona, description, GREEDY)
+    assert (result.unsteered, result.steered) == (plain, steered)
+    assert all(t is not None and t >= 0 for t in result.first_token_s)
+
+
+def test_option_probabilities_sum_to_one_and_move_with_the_persona(llm, view):
+    comparer = Comparer(llm)
+    persona = cohort_persona(view, view.cohorts[0])
+    q = view.survey.questions[0]
+    plain, steered = comparer.option_probabilities(q, "text", persona, describe_persona(view, persona))
+    assert plain.shape == steered.shape == (q.n_options,)
+    assert np.isclose(plain.sum(), 1) and np.isclose(steered.sum(), 1)
+    assert not np.allclose(plain, steered)
+    with pytest.raises(ValueError, match="bank question"):
+        comparer.option_probabilities("free text?", "text", persona, "I am someone.")
+
+
+def test_without_an_spm_only_text_steering_is_offered(llm, view):
+    comparer = Comparer(llm)
+    assert comparer.methods == ["text"]
+    persona = cohort_persona(view, view.cohorts[0])
+    with pytest.raises(SteeringUnavailable, match="no SPM"):
+        comparer.generation_rows("Why?", "spm", persona)
+    with pytest.raises(SteeringUnavailable, match="description"):
+        comparer.generation_rows("Why?", "text", persona, "  ")
+    with pytest.raises(ValueError, match="empty"):
+        comparer.generation_rows("   ", "text", persona, "I am x.")
+
+
+@pytest.mark.parametrize("mode", ["suffix", "prompt"])
+def test_spm_checkpoint_is_found_loaded_and_steers(llm, view, tmp_path, mode):
+    folder = _save_spm(llm, view, tmp_path / "spm" / view.run_key / mode, mode=mode)
+    found = find_checkpoints(view.run_key, root=tmp_path)
+    assert [c.path for c in found] == [str(folder)] and found[0].mode == mode and found[0].accuracy == 0.4
+    assert find_checkpoints("another-run", root=tmp_path) == []
+    spm, record = load_spm(folder, view.run_key, llm)
+    comparer = Comparer(llm, spm, folder)
+    assert comparer.methods == ["spm", "text"]
+    persona = cohort_persona(view, view.cohorts[0])
+    q = view.survey.questions[1]
+    rows = comparer.generation_rows(q, "spm", persona)
+    assert rows[1].shape[0] == rows[0].shape[0] + 2  # two virtual tokens more
+    result = comparer.compare(q, "spm", persona, settings=GREEDY)
+    # each side of the batch is what the model says to that row's embeddings alone
+    alone = llm.generate([""], soft_prompts=[rows[1]], settings=GREEDY)[0].strip()
+    assert result.unsteered and result.steered == alone
+    plain, steered = comparer.option_probabilities(q, "spm", persona)
+    assert np.isclose(steered.sum(), 1) and not np.allclose(plain, steered)
+
+
+def test_checkpoint_of_another_run_is_refused(llm, view, tmp_path):
+    folder = _save_spm(llm, view, tmp_path / "other", run_key="not-this-run")
+    with pytest.raises(CheckpointMismatchError, match="not-this-run"):
+        load_spm(folder, view.run_key, llm)
+
+
+def test_kv_mode_spm_scores_but_cannot_generate(llm, view, tmp_path):
+    folder = _save_spm(llm, view, tmp_path / "prefix", mode="prefix")
+    spm, _ = load_spm(folder, view.run_key, llm)
+    comparer = Comparer(llm, spm, folder)
+    persona = cohort_persona(view, view.cohorts[0])
+    plain, steered = comparer.option_probabilities(view.survey.questions[0], "spm", persona)
+    assert np.isclose(steered.sum(), 1)
+    with pytest.raises(SteeringUnavailable, match="prefix"):
+        comparer.generation_rows("Why?", "spm", persona)
