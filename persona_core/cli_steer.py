@@ -25,6 +25,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", default=None, help="a saved persona space folder instead of the database's newest")
     p.add_argument("--checkpoint", default=None, help="SPM checkpoint folder (default: var/artifacts/spm/<run_key>/<config>)")
     p.add_argument("--tiny", action="store_true", help="the tiny CI configuration (seconds, not minutes)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice; 1 is faster on a machine busy with other work)")
 
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -76,14 +78,16 @@ def _resolve_space(args):
     """(PersonaSpace, embedding run id or None)."""
     from persona_core.space import PersonaSpace
 
-    if args.space:
-        return PersonaSpace.load(args.space), None
     from db.session import session_scope, upgrade_database
     from db.store import list_embedding_runs
 
     upgrade_database(args.db)
     with session_scope(args.db) as session:
         runs = list_embedding_runs(session, args.dataset)
+    if args.space:
+        space = PersonaSpace.load(args.space)
+        same = [r for r in runs if r.params.get("run_key") == space.run_key]
+        return space, (same[0].id if same else None)
     runs = [r for r in runs if r.artifact_path and Path(r.artifact_path).exists()]
     if not runs:
         what = f"dataset {args.dataset!r}" if args.dataset else "any dataset"
@@ -101,7 +105,11 @@ def default_checkpoint_dir(run_key: str, config) -> Path:
     return artifacts_dir() / "spm" / run_key / f"{config.spm.mode}-{_config_key(config)}"
 
 
-def _load_llm(config):
+def _load_llm(config, threads: int | None = None):
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     from persona_core.llm.config import LLMConfig
     from persona_core.llm.loading import load_model
 
@@ -119,7 +127,7 @@ def run_train(args: argparse.Namespace) -> dict:
     out = Path(args.checkpoint) if args.checkpoint else default_checkpoint_dir(space.run_key, config)
     if args.fresh and out.exists():
         shutil.rmtree(out)
-    model, tokenizer = _load_llm(config)
+    model, tokenizer = _load_llm(config, args.threads)
 
     def on_curve(point: dict) -> None:
         print(f"step {point['step']:>5}  held-out accuracy {point['accuracy']:.3f} (pooled {point['pooled_accuracy']:.3f}, "
@@ -173,15 +181,21 @@ def run_eval(args: argparse.Namespace) -> dict:
         eval_config = EvalConfig(**{**asdict(tiny_eval_config()), **eval_section})
     if args.methods:
         eval_config.methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-        eval_config.__post_init__()
+        try:
+            eval_config.__post_init__()
+        except ValueError as exc:
+            raise DataError(f"--methods: {exc}") from None
     space, run_id = _resolve_space(args)
     ckpt = Path(args.checkpoint) if args.checkpoint else default_checkpoint_dir(space.run_key, config)
     if not has_checkpoint(ckpt):
         raise DataError("no trained SPM here: run `python -m persona_core train` first (same --config), or pass --checkpoint",
                         file=ckpt)
-    model, tokenizer = _load_llm(config)
+    model, tokenizer = _load_llm(config, args.threads)
     spm, record = load_checkpoint(ckpt, run_key=space.run_key, geometry=model_geometry(model))
-    result = Evaluator(model, tokenizer, space, spm, record, eval_config).run()
+    from persona_core.paths import artifacts_dir
+
+    cache = artifacts_dir() / "eval_cache" / space.run_key
+    result = Evaluator(model, tokenizer, space, spm, record, eval_config, cache_dir=cache).run()
     result["learning_curve"] = record.get("learning_curve", [])
     print(format_table(result))
     if not args.no_store and run_id is not None:

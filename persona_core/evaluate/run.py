@@ -7,8 +7,11 @@ All LLM work is grouped by question and reuses the question's key/value cache.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import sys
+from pathlib import Path
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 METHODS = ("unsteered", "demographic", "history", "shared_prompt", "spm_individual", "spm_cohort", "cf")
 BASELINES = ("unsteered", "demographic", "history", "shared_prompt")
 PROMPTING = ("unsteered", "demographic", "history")
+NON_SPM = ("unsteered", "demographic", "history", "shared_prompt", "cf")
 
 
 @dataclass
@@ -42,15 +46,15 @@ class EvalConfig:
     ``unseen_answers_per_respondent`` held-out answers (on the SPM's questions).
     """
 
-    respondents: int = 300
-    questions: int | None = 40
+    respondents: int = 200
+    questions: int | None = 30
     history_k: int = 5
-    shared_prompt_steps: int = 100
-    shared_prompt_lr: float = 3e-3
-    shared_prompt_batch: int = 8
+    shared_prompt_steps: int = 60
+    shared_prompt_lr: float = 1e-2
+    shared_prompt_batch: int = 4
     unseen_ks: tuple[int, ...] = (1, 5, 10, 20, 50)
-    unseen_respondents: int = 60
-    unseen_answers_per_respondent: int = 20
+    unseen_respondents: int = 50
+    unseen_answers_per_respondent: int = 15
     min_cohort_answers: int = 10
     batch_size: int = 64
     text_batch_size: int = 16
@@ -75,8 +79,10 @@ def _cf_logprobs(factorization, respondents, questions, survey, factors=None) ->
 class Evaluator:
     """Runs every method on one persona space with one trained SPM."""
 
-    def __init__(self, model, tokenizer, space, spm: SoftPromptModel, spm_record: dict, config: EvalConfig | None = None):
+    def __init__(self, model, tokenizer, space, spm: SoftPromptModel, spm_record: dict, config: EvalConfig | None = None,
+                 cache_dir: str | Path | None = None):
         self.model, self.tokenizer, self.space, self.spm = model, tokenizer, space, spm
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.record = spm_record
         self.config = config or EvalConfig()
         self.builder = PromptBuilder(tokenizer)
@@ -121,7 +127,7 @@ class Evaluator:
         for name in bar:
             bar.set_postfix_str(name)
             t = time.perf_counter()
-            preds[name] = self._method(name, rows, R, Q)
+            preds[name] = self._cached(name, rows, lambda: self._method(name, rows, R, Q))
             seconds[name] = round(time.perf_counter() - t, 2)
         methods = {name: summarize(R, lp, Y) for name, lp in preds.items()}
         align = self._cohort_alignment(preds, R, Q, Y, cohorts)
@@ -177,6 +183,38 @@ class Evaluator:
         if name == "cf":
             return _cf_logprobs(space.factorization, R, Q, survey)
         raise ValueError(f"unknown method {name!r}")
+
+    def _cached(self, name: str, rows: np.ndarray, compute) -> list[np.ndarray]:
+        """Baselines do not depend on the SPM: keep their predictions per (embedding run, rows,
+        settings) so re-evaluating a retrained SPM does not recompute them."""
+        if self.cache_dir is None or name not in NON_SPM:
+            return compute()
+        cfg = self.config
+        settings = {
+            "run_key": self.space.run_key, "rows": hashlib.sha256(np.ascontiguousarray(rows).tobytes()).hexdigest(),
+            "model": getattr(self.model, "name_or_path", None) or str(self.model.config._name_or_path),
+            "fingerprint": self.space.survey.fingerprint(),
+        }
+        if name == "history":
+            settings["k"] = cfg.history_k
+        if name == "shared_prompt":
+            settings.update(t=self.spm.config.n_tokens, steps=cfg.shared_prompt_steps, lr=cfg.shared_prompt_lr,
+                            batch=cfg.shared_prompt_batch, seed=cfg.seed, questions=self.spm_questions.tolist())
+        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        path = self.cache_dir / f"{name}-{key}.npz"
+        if path.exists():
+            with np.load(path) as f:
+                return [row[: int(n)] for row, n in zip(f["logprobs"], f["n"])]
+        preds = compute()
+        width = max(len(p) for p in preds)
+        padded = np.full((len(preds), width), np.nan)
+        for i, p in enumerate(preds):
+            padded[i, : len(p)] = p
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez(tmp, logprobs=padded, n=np.array([len(p) for p in preds]))
+        tmp.replace(path)
+        return preds
 
     def _cohort_vector(self, label: int) -> np.ndarray:
         cents = self.space.cohort_centroids

@@ -28,8 +28,8 @@ class SPMConfig:
     respondents' embeddings, stored with the model).
     """
 
-    mode: str = "suffix"
-    n_tokens: int = 2
+    mode: str = "suffix_kv"
+    n_tokens: int = 1
     cue_tokens: int | None = 1
     hidden: tuple[int, ...] = (32,)
     activation: str = "tanh"
@@ -62,16 +62,16 @@ class TrainConfig:
     answering the same question (so the question's cache is shared, in suffix mode).
     """
 
-    lr: float = 1e-3
+    lr: float = 3e-3
     weight_decay: float = 1e-3
     epochs: int = 2
-    steps_per_epoch: int = 600
+    steps_per_epoch: int = 500
     batch_size: int = 32
     max_respondents: int | None = 800
     max_questions: int | None = 200
     min_question_answers: int = 50
     unseen_fraction: float = 0.1
-    eval_every: int = 200
+    eval_every: int = 250
     eval_respondents: int = 200
     eval_questions: int | None = 30
     eval_answers_per_respondent: int | None = None
@@ -113,7 +113,7 @@ class SteerConfig:
 def tiny_config() -> SteerConfig:
     """A configuration small enough for CI (seconds to a minute on 2 cores)."""
     return SteerConfig(
-        spm=SPMConfig(mode="suffix", n_tokens=1, hidden=(16,)),
+        spm=SPMConfig(mode="suffix_kv", n_tokens=1, hidden=(16,)),
         train=TrainConfig(
             epochs=1, steps_per_epoch=20, batch_size=16, max_respondents=60, max_questions=10,
             min_question_answers=5, eval_every=10, eval_respondents=20, eval_questions=5,
