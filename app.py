@@ -1,19 +1,20 @@
 """Persona Explorer: ``streamlit run app.py``. Navigation and the sidebar (database, embedding
-run, model, steering checkpoint); each page lives in ``pages/``."""
+run, model, steering checkpoint); each page lives in ``app_pages/`` (not ``pages/``: Streamlit
+would also serve a ``pages/`` folder as old-style pages that bypass this file)."""
 from __future__ import annotations
 
 import streamlit as st
 
-from pages import common
+from app_pages import common
 from persona_core.service.catalog import redact_url
 
 st.set_page_config(page_title="Persona Explorer", page_icon="🧭", layout="wide")
 
 PAGES = [
-    st.Page("pages/map.py", title="Opinion map", icon="🗺️", default=True, url_path="map"),
-    st.Page("pages/cohorts.py", title="Cohorts", icon="👥", url_path="cohorts"),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
-    st.Page("pages/evaluation.py", title="Evaluation", icon="📊", url_path="evaluation"),
+    st.Page("app_pages/map.py", title="Opinion map", icon="🗺️", default=True),
+    st.Page("app_pages/cohorts.py", title="Cohorts", icon="👥", url_path="cohorts"),
+    st.Page("app_pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+    st.Page("app_pages/evaluation.py", title="Evaluation", icon="📊", url_path="evaluation"),
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import charts, common
+from app_pages import charts, common
 from persona_core.service import views
 from persona_core.service.personas import cohort_persona
 

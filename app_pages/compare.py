@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages import charts, common
+from app_pages import charts, common
 from persona_core.llm import GenerationSettings
 from persona_core.service import views
 from persona_core.service.compare import METHODS, SteeringUnavailable

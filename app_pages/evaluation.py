@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from pages import common
+from app_pages import common
 from persona_core.service import evaluation
 
 ctx = common.require_space()

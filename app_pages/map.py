@@ -6,7 +6,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import common, charts
+from app_pages import common, charts
 from persona_core.service import views
 from persona_core.service.personas import respondent_persona, selection_persona
 

@@ -8,7 +8,9 @@ Every prompt is laid out as the soft-prompting model (SPM) was trained on it (se
 The unsteered row has no row part; the steered row has the SPM's virtual tokens there (suffix
 mode; prompt mode puts them before the head) or, without an SPM, the persona written as text.
 Both rows go to :meth:`persona_core.llm.LLM.generate_stream` as per-row input embeddings in
-one batch, so both sides stream together. Option probabilities for a bank question come from
+one batch, so both sides stream together. SPMs whose virtual tokens are keys/values
+(``suffix_kv``: after the question's cached keys/values; ``prefix``: before everything) decode
+through :func:`persona_core.service.decoding.stream_from_past`, still one batch. Option probabilities for a bank question come from
 the same layout with the training instruction, scored as in training.
 """
 from __future__ import annotations
@@ -25,7 +27,8 @@ from persona_core.data.survey import Question
 from persona_core.llm import LLM, GenerationSettings
 from persona_core.llm.prompts import MCFormat, mc_user_text
 from persona_core.service.personas import Persona
-from persona_core.steer.engine import HeadCache, score_texts, score_virtual
+from persona_core.service.decoding import stream_from_past
+from persona_core.steer.engine import HeadCache, rotate_keys, score_texts, score_virtual
 from persona_core.steer.prompts import SYSTEM_PROMPT, PromptBuilder
 
 METHODS = {"spm": "Soft prompt (SPM) from the persona's embedding", "text": "Persona described in the prompt (text)"}
@@ -33,6 +36,7 @@ BANK_INSTRUCTION = "Choose one of the options and explain your choice in one or 
 FREE_INSTRUCTION = "Answer in one or two sentences."
 TEXT_PERSONA_LEAD = "\nAnswer as this person would. "
 _SENTINEL = "\u2063@@ROW@@\u2063"
+KV_MODES = ("prefix", "suffix_kv")
 
 
 class SteeringUnavailable(RuntimeError):
@@ -151,10 +155,43 @@ class Comparer:
                 steered = torch.cat([virtual[0].to(plain.dtype), plain])
             else:
                 raise SteeringUnavailable(
-                    f"free-text generation with a {mode}-mode SPM is not supported (its virtual tokens are "
-                    "per-layer keys/values); option probabilities still work. Use a suffix- or prompt-mode checkpoint."
+                    f"a {mode}-mode SPM makes keys/values, not input embeddings; use kv_inputs()"
                 )
         return [plain, steered]
+
+    def kv_inputs(self, question: Question | str, persona: Persona) -> tuple[list, torch.Tensor, torch.Tensor]:
+        """(past, past mask, input embeddings) of the two rows for a key/value-mode SPM: the
+        unsteered row's virtual slots are masked out. ``suffix_kv``: past = question head +
+        virtual keys/values (rotated to follow the head), input = cue; ``prefix``: past = the
+        virtual keys/values alone, input = the whole prompt (as in training)."""
+        self._check("spm", persona, None)
+        mode = self.spm_mode
+        if mode not in KV_MODES:
+            raise ValueError(f"{mode}-mode SPMs steer through input embeddings; use generation_rows()")
+        head, cue = self._parts(question, self.spm.config.cue_tokens if mode == "suffix_kv" else None)
+        model = self.llm.model
+        with torch.inference_mode():
+            virtual = self._virtual(persona)  # per layer (keys, values), (1, kvh, T, hd)
+            T = virtual[0][0].shape[2]
+            if mode == "suffix_kv":
+                shared = self.heads.get(torch.tensor(head, dtype=torch.long))
+                H = shared[0][0].shape[2]
+                keys = rotate_keys(model, [k for k, _ in virtual], H)
+                past = []
+                for (hk, hv), k, (_, v) in zip(shared, keys, virtual):
+                    k, v = k.to(hk.dtype), v.to(hv.dtype)
+                    past.append((torch.cat([torch.cat([hk, torch.zeros_like(k)], 2), torch.cat([hk, k], 2)]),
+                                 torch.cat([torch.cat([hv, torch.zeros_like(v)], 2), torch.cat([hv, v], 2)])))
+                mask = torch.ones(2, H + T, dtype=torch.long)
+                mask[0, H:] = 0
+                ids = cue
+            else:
+                past = [(torch.cat([torch.zeros_like(k), k]), torch.cat([torch.zeros_like(v), v])) for k, v in virtual]
+                mask = torch.ones(2, T, dtype=torch.long)
+                mask[0] = 0
+                ids = head + cue
+            embeds = self.llm.input_embeddings(ids).unsqueeze(0).expand(2, -1, -1)
+        return past, mask, embeds
 
     def stream(
         self,
@@ -165,8 +202,13 @@ class Comparer:
         settings: GenerationSettings | None = None,
     ) -> Iterator[tuple[str, str]]:
         """Yield ``(unsteered piece, steered piece)`` per decoding step, from one batch."""
-        rows = self.generation_rows(question, method, persona, description)
-        for pieces in self.llm.generate_stream(["", ""], soft_prompts=rows, settings=settings):
+        if method == "spm" and self.spm_mode in KV_MODES:
+            past, mask, embeds = self.kv_inputs(question, persona)
+            steps = stream_from_past(self.llm, past, mask, embeds, settings)
+        else:
+            rows = self.generation_rows(question, method, persona, description)
+            steps = self.llm.generate_stream(["", ""], soft_prompts=rows, settings=settings)
+        for pieces in steps:
             yield pieces[0], pieces[1]
 
     def compare(

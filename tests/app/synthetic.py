@@ -121,3 +121,27 @@ def write_csv_survey(survey: Survey, folder: Path) -> Path:
     }).to_csv(folder / "questions.csv", index=False)
     survey.attributes.reset_index().to_csv(folder / "respondents.csv", index=False)
     return folder
+
+
+def train_tiny_spm(space: BuiltSpace, steps: int = 8) -> Path:
+    """Train a suffix-mode SPM for a few steps on the built space, saved where the app finds it
+    (``<artifacts>/spm/<run_key>/tiny``); memoized per process."""
+    if "spm" in _BUILT:
+        return _BUILT["spm"]
+    from persona_core.llm import LLM
+    from persona_core.service.catalog import load_space_view
+    from persona_core.steer.config import tiny_config
+    from persona_core.steer.train import SPMTrainer
+
+    view = load_space_view(space.url, space.run_id)
+    llm = LLM.from_config()
+    config = tiny_config()
+    config.train.steps_per_epoch = steps
+    config.train.eval_every = 0
+    config.train.progress = False
+    out = space.artifacts / "spm" / space.run_key / "tiny"
+    SPMTrainer(llm.model, llm.tokenizer, config, checkpoint_dir=out).fit(
+        view.survey, view.embeddings, view.heldout_mask, view.run_key
+    )
+    _BUILT["spm"] = out
+    return out

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages import common
+from app_pages import common
 from tests.app.conftest import APP
 
-MAP, COHORTS, COMPARE, EVALUATION = "pages/map.py", "pages/cohorts.py", "pages/compare.py", "pages/evaluation.py"
+MAP, COHORTS, COMPARE, EVALUATION = "app_pages/map.py", "app_pages/cohorts.py", "app_pages/compare.py", "app_pages/evaluation.py"
 
 
 def _texts(at: AppTest, kind: str) -> list[str]:

@@ -14,6 +14,7 @@ from persona_core.steer.config import SPMConfig, SteerConfig
 from persona_core.steer.engine import model_geometry
 from persona_core.steer.model import SoftPromptModel
 
+pytestmark = pytest.mark.slow  # the real model on 2 CPU cores
 GREEDY = GenerationSettings(temperature=0.0, max_new_tokens=12)
 
 
@@ -97,12 +98,24 @@ def test_checkpoint_of_another_run_is_refused(llm, view, tmp_path):
         load_spm(folder, view.run_key, llm)
 
 
-def test_kv_mode_spm_scores_but_cannot_generate(llm, view, tmp_path):
-    folder = _save_spm(llm, view, tmp_path / "prefix", mode="prefix")
+@pytest.mark.parametrize("mode", ["suffix_kv", "prefix"])
+def test_kv_mode_spm_generates_in_one_batch(llm, view, tmp_path, mode):
+    from persona_core.service.decoding import stream_from_past
+
+    folder = _save_spm(llm, view, tmp_path / mode, mode=mode)
     spm, _ = load_spm(folder, view.run_key, llm)
     comparer = Comparer(llm, spm, folder)
     persona = cohort_persona(view, view.cohorts[0])
-    plain, steered = comparer.option_probabilities(view.survey.questions[0], "spm", persona)
-    assert np.isclose(steered.sum(), 1)
-    with pytest.raises(SteeringUnavailable, match="prefix"):
+    q = view.survey.questions[0]
+    plain, steered = comparer.option_probabilities(q, "spm", persona)
+    assert np.isclose(steered.sum(), 1) and not np.allclose(plain, steered)
+    result = comparer.compare(q, "spm", persona, settings=GREEDY)
+    # the unsteered row, whose virtual slots are masked out, says what the plain prompt says
+    head, cue = chat_split(llm.tokenizer, comparer.system_prompt, question_text(q))
+    assert result.unsteered == llm.generate([head + cue], settings=GREEDY)[0].strip()
+    # the steered row says the same alone as in the batch
+    past, mask, embeds = comparer.kv_inputs(q, persona)
+    alone = "".join(p[0] for p in stream_from_past(llm, [(k[1:], v[1:]) for k, v in past], mask[1:], embeds[1:], GREEDY))
+    assert result.steered == alone.strip() and result.steered
+    with pytest.raises(SteeringUnavailable, match=mode):
         comparer.generation_rows("Why?", "spm", persona)
