@@ -15,6 +15,7 @@ PAGES = [
     st.Page("app_pages/cohorts.py", title="Cohorts", icon="👥", url_path="cohorts"),
     st.Page("app_pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
     st.Page("app_pages/evaluation.py", title="Evaluation", icon="📊", url_path="evaluation"),
+    st.Page("app_pages/annotate.py", title="Annotate", icon="✍️", url_path="annotate"),
 ]
 
 
