@@ -12,6 +12,7 @@ import streamlit as st
 from app_pages import common
 from persona_core.preferences import order as blind
 from persona_core.preferences import store
+from persona_core.preferences.personas import induced_persona_text
 
 ANNOTATOR = "annotator"  # session_state keys
 CURRENT = "annotate_current"  # {"pair_id", "order", "token", "shown_at"} of the pair on screen
@@ -165,8 +166,6 @@ st.progress(prog.done / prog.total if prog.total else 0.0, text=f"{prog.label} a
 message = st.session_state.pop(MESSAGE, None)
 if message is not None:
     getattr(st, message[0])(message[1])
-
-from persona_core.preferences.personas import induced_persona_text  # noqa: E402
 
 persona_text = induced_persona_text(url, annotator)
 if persona_text:

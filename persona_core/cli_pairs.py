@@ -107,7 +107,7 @@ def _migrated(url: str | None) -> str | None:
 @_user_errors
 def run_generate(args: argparse.Namespace) -> dict:
     from db.session import session_scope
-    from db.store import NotFoundError, latest_embedding_run
+    from db.store import NotFoundError
     from persona_core.llm import LLM, LLMConfig
     from persona_core.preferences import store
     from persona_core.preferences.generate import GenerateConfig, PairGenerator, resolve_persona, resolve_question
