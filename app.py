@@ -8,13 +8,13 @@ import streamlit as st
 from app_pages import common
 from persona_core.service.catalog import redact_url
 
-st.set_page_config(page_title="Persona Explorer", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="Persona Explorer", page_icon=":material/explore:", layout="wide")
 
 PAGES = [
-    st.Page("app_pages/map.py", title="Opinion map", icon="🗺️", default=True),
-    st.Page("app_pages/cohorts.py", title="Cohorts", icon="👥", url_path="cohorts"),
-    st.Page("app_pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
-    st.Page("app_pages/evaluation.py", title="Evaluation", icon="📊", url_path="evaluation"),
+    st.Page("app_pages/map.py", title="Opinion map", icon=":material/map:", default=True),
+    st.Page("app_pages/cohorts.py", title="Cohorts", icon=":material/groups:", url_path="cohorts"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+    st.Page("app_pages/evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="evaluation"),
     st.Page("app_pages/annotate.py", title="Annotate", icon="✍️", url_path="annotate"),
 ]
 

@@ -12,6 +12,15 @@ from persona_core.service.compare import METHODS, SteeringUnavailable
 from persona_core.service.personas import cohort_persona, describe_persona, respondent_persona, selection_persona
 
 RESULT = "comparison"
+
+
+def _md(text: str, streaming: bool = False) -> str:
+    """Model text as markdown that keeps its line breaks (a cursor while streaming)."""
+    if streaming:
+        return text.replace("\n", "  \n") + " ▌"
+    return text.replace("\n", "  \n") if text.strip() else "*(empty answer)*"
+
+
 ctx = common.require_space()
 view = ctx.view
 st.title("Compare: unsteered vs steered")
@@ -132,8 +141,8 @@ if clicked and ready:
     slot_a, slot_b = box_plain.empty(), box_steered.empty()
 
     def show(a: str, b: str) -> None:
-        slot_a.markdown(a + " ▌")
-        slot_b.markdown(b + " ▌")
+        slot_a.markdown(_md(a, streaming=True))
+        slot_b.markdown(_md(b, streaming=True))
 
     try:
         result = comparer.compare(question, method, persona, description, settings, on_piece=show)
@@ -141,8 +150,8 @@ if clicked and ready:
         st.error(str(exc))
         result = None
     if result is not None:
-        slot_a.markdown(result.unsteered or "*(empty answer)*")
-        slot_b.markdown(result.steered or "*(empty answer)*")
+        slot_a.markdown(_md(result.unsteered))
+        slot_b.markdown(_md(result.steered))
         probs = None
         if source == "bank":
             try:
@@ -154,8 +163,8 @@ if clicked and ready:
 else:
     stored = st.session_state.get(RESULT)
     if stored is not None and stored["run_id"] == view.run_id:
-        box_plain.markdown(stored["result"].unsteered or "*(empty answer)*")
-        box_steered.markdown(stored["result"].steered or "*(empty answer)*")
+        box_plain.markdown(_md(stored["result"].unsteered))
+        box_steered.markdown(_md(stored["result"].steered))
 
 stored = st.session_state.get(RESULT)
 if stored is not None and stored["run_id"] == view.run_id:

