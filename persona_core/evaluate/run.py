@@ -43,7 +43,7 @@ class EvalConfig:
     ``respondents`` training respondents' held-out answers on ``questions`` of the SPM's
     questions (seeded); ``unseen_respondents`` of the respondents kept out of SPM training are
     folded in from K = ``unseen_ks`` of their training answers and scored on up to
-    ``unseen_answers_per_respondent`` held-out answers (on the SPM's questions).
+    ``unseen_answers_per_respondent`` held-out answers on the same questions.
     """
 
     respondents: int = 200
@@ -144,7 +144,7 @@ class Evaluator:
         result["spm_ratio_to_best_prompting"] = spm_acc / max(prompting.values()) if spm_acc is not None and prompting else None
         result["n_questions"] = int(questions.size)
         t = time.perf_counter()
-        result["unseen"] = self.unseen_test() if cfg.unseen_ks and self.unseen.size else {}
+        result["unseen"] = self.unseen_test(questions) if cfg.unseen_ks and self.unseen.size else {}
         seconds["unseen"] = round(time.perf_counter() - t, 2)
         seconds["total"] = round(time.perf_counter() - t_all, 2)
         result["seconds"] = seconds
@@ -244,15 +244,17 @@ class Evaluator:
         return out
 
     # ---------------------------------------------------------- unseen test
-    def unseen_test(self) -> dict[str, dict[str, float]]:
-        """Respondents never seen by the SPM, embedded by fold-in from K of their training answers."""
+    def unseen_test(self, questions: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+        """Respondents never seen by the SPM, embedded by fold-in from K of their training answers
+        (any questions), scored on their held-out answers to ``questions`` (default: the SPM's)."""
         cfg, space, survey = self.config, self.space, self.space.survey
         a = survey.answers
         rng = np.random.default_rng(cfg.seed + 1)
         people = self.unseen
         if people.size > cfg.unseen_respondents:
             people = np.sort(rng.choice(people, cfg.unseen_respondents, replace=False))
-        rows = heldout_rows(a, space.heldout_mask, people, self.spm_questions, cfg.unseen_answers_per_respondent, rng)
+        questions = self.spm_questions if questions is None else questions
+        rows = heldout_rows(a, space.heldout_mask, people, questions, cfg.unseen_answers_per_respondent, rng)
         R, Q, Y = a.respondent[rows], a.question[rows], a.option[rows]
         train = ~space.heldout_mask
         history = {int(p): rng.permutation(np.flatnonzero(train & (a.respondent == p))) for p in people}

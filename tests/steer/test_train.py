@@ -71,7 +71,7 @@ def test_resume_continues_where_it_stopped(lm, planted, tmp_path):
     record = read_record(tmp_path / "b")
     assert record["epoch"] == 2 and record["run_key"] == "run-1"
     assert [p["step"] for p in record["learning_curve"]] == [3, 6]
-    assert json.loads((tmp_path / "b" / "checkpoint.json").read_text())["config"] == cfg.to_dict()
+    assert json.loads((tmp_path / "b" / "checkpoint.json").read_text())["config"] == json.loads(json.dumps(cfg.to_dict()))
 
 
 def test_checkpoint_of_another_embedding_run_is_refused(lm, planted, tmp_path):
