@@ -12,13 +12,13 @@ from persona_core.steer.config import SPMConfig, SteerConfig, TrainConfig
 from persona_core.steer.train import SPMTrainer
 
 
-def _config(mode="suffix", epochs=1, steps=24, lr=3e-2, eval_respondents=80, **train) -> SteerConfig:
+def _config(mode="suffix", epochs=1, steps=24, lr=3e-2, eval_respondents=80, eval_every=0) -> SteerConfig:
     return SteerConfig(
         spm=SPMConfig(mode=mode, n_tokens=1, hidden=(16,)),
         train=TrainConfig(
             lr=lr, weight_decay=0.0, epochs=epochs, steps_per_epoch=steps, batch_size=16,
             max_respondents=None, max_questions=None, min_question_answers=1, unseen_fraction=0.0,
-            eval_every=0, eval_respondents=eval_respondents, eval_questions=None, progress=False, **train,
+            eval_every=eval_every, eval_respondents=eval_respondents, eval_questions=None, progress=False,
         ),
     )
 
