@@ -30,6 +30,7 @@ const typing = (t) => t && (t.isContentEditable || t.tagName === 'TEXTAREA' || t
   || (t.tagName === 'INPUT' && !['radio', 'checkbox', 'button', 'submit'].includes((t.type || '').toLowerCase())));
 const handler = (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+  if (e.key === 'Enter' && e.target && e.target.tagName === 'BUTTON') return;  // the focused button clicks itself
   if (!doc.querySelector('.st-key-annotate_submit')) return;  // another page
   let done = false;
   if (['1', '2', '3', '4'].includes(e.key)) {
@@ -233,5 +234,10 @@ with st.expander("Statistics"):
     else:
         st.caption("Agreement needs pairs with two or more annotators.")
     if summary["win_rates"]:
-        rates = pd.DataFrame(summary["win_rates"]).rename(columns={"rate": "steered win rate", "low": "95% low", "high": "95% high"})
+        pct = lambda x: "–" if x is None else f"{x:.0%}"  # noqa: E731
+        rates = pd.DataFrame([{
+            "persona": w["persona"], "steered wins (95% CI)": f"{pct(w['rate'])} [{pct(w['low'])}, {pct(w['high'])}]",
+            "votes": w["votes"], "W / L / T": f"{w['wins']} / {w['losses']} / {w['ties']}", "both bad": w["both_bad"],
+        } for w in summary["win_rates"]])
+        st.caption("Steered vs unsteered answers: a win counts 1, a tie 1/2; both-bad votes are left out.")
         st.dataframe(rates, key="annotate_win_table", hide_index=True)

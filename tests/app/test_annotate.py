@@ -156,5 +156,7 @@ def test_induced_persona_and_statistics_are_shown(pair_db):
     text = "\n".join(m.value for m in at.markdown)
     assert "raw agreement 100.0%" in text and "12 pairs, 2 current votes" in text
     assert len(at.dataframe) == 2
+    wins = at.dataframe[1].value
+    assert wins["persona"].tolist() == ["Cohort 2"] and wins["steered wins (95% CI)"].tolist() == ["100% [100%, 100%]"]
     other = _page("bo")
     assert not any("likes short answers" in m.value for m in other.markdown)
