@@ -15,7 +15,7 @@ PAGES = [
     st.Page("app_pages/cohorts.py", title="Cohorts", icon=":material/groups:", url_path="cohorts"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
     st.Page("app_pages/evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="evaluation"),
-    st.Page("app_pages/annotate.py", title="Annotate", icon="✍️", url_path="annotate"),
+    st.Page("app_pages/annotate.py", title="Annotate", icon=":material/rate_review:", url_path="annotate"),
 ]
 
 
