@@ -28,7 +28,7 @@ with right:
         names = [f"Cohort {c}" for c in labels]
         fig = go.Figure(go.Heatmap(z=sim, x=names, y=names, colorscale="RdBu", zmid=0, zmin=-1, zmax=1,
                                    text=[[f"{v:.2f}" for v in row] for row in sim], texttemplate="%{text}"))
-        fig.update_layout(title="Similarity of cohort centroids (cosine, clustered order)", height=320,
+        fig.update_layout(title="Centroid similarity (cosine)", height=320,
                           margin={"l": 10, "r": 10, "t": 40, "b": 10}, yaxis={"autorange": "reversed"})
         st.plotly_chart(fig, width="stretch", key="cohort_similarity")
 

@@ -9,9 +9,22 @@ from app_pages import charts, common
 from persona_core.llm import GenerationSettings
 from persona_core.service import views
 from persona_core.service.compare import METHODS, SteeringUnavailable
-from persona_core.service.personas import cohort_persona, describe_persona, respondent_persona, selection_persona
+from persona_core.service.personas import (
+    cohort_persona,
+    describe_persona,
+    persona_by_members,
+    respondent_persona,
+    selection_persona,
+)
 
 RESULT = "comparison"
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _description(url, run_id, kind, key, members) -> str:
+    """The persona in words (cached: it scans every answer of the survey)."""
+    view = common.space_view(url, run_id)
+    return describe_persona(view, persona_by_members(view, kind, key, members))
 
 
 def _md(text: str, streaming: bool = False) -> str:
@@ -122,7 +135,8 @@ seed = s4.number_input("Seed", 0, 2**31 - 1, 0, key="compare_seed")
 description = None
 if persona is not None and method == "text":
     with st.expander("Persona text (what the steered side is told)"):
-        description = st.text_area("Persona description", value=describe_persona(view, persona),
+        description = st.text_area("Persona description",
+                                   value=_description(ctx.url, view.run_id, persona.kind, persona.key, persona.members),
                                    key=f"persona_text_{view.run_key}_{persona.kind}_{persona.key}", height=120)
 
 ready = persona is not None and question is not None and comparer is not None

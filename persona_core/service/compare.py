@@ -159,6 +159,29 @@ class Comparer:
                 )
         return [plain, steered]
 
+    def shared_head_inputs(
+        self, question: Question | str, method: str, persona: Persona | None = None, description: str | None = None
+    ) -> tuple[list, torch.Tensor, list[torch.Tensor]]:
+        """The question's head as a key/value cache shared by both rows (computed once per
+        question and kept), and what each row adds after it: the cue (unsteered); the persona
+        text or the suffix-mode virtual tokens, then the cue (steered). Only those few tokens
+        run per click, which keeps the first token quick."""
+        self._check(method, persona, description)
+        if method == "spm" and self.spm_mode != "suffix":
+            raise ValueError("only text and suffix-mode steering put their row part after the question head")
+        head, cue = self._parts(question, self.spm.config.cue_tokens if method == "spm" else None)
+        emb = self.llm.input_embeddings
+        with torch.inference_mode():
+            shared = self.heads.get(torch.tensor(head, dtype=torch.long))
+            past = [(k.expand(2, -1, -1, -1), v.expand(2, -1, -1, -1)) for k, v in shared]
+            if method == "text":
+                row = self.llm.encode([TEXT_PERSONA_LEAD + description.strip()])[0]
+                steered = emb(row + cue)
+            else:
+                steered = torch.cat([self._virtual(persona)[0].to(self.llm.dtype), emb(cue)])
+            rows = [emb(cue), steered]
+        return past, torch.ones(2, shared[0][0].shape[2], dtype=torch.long), rows
+
     def kv_inputs(self, question: Question | str, persona: Persona) -> tuple[list, torch.Tensor, torch.Tensor]:
         """(past, past mask, input embeddings) of the two rows for a key/value-mode SPM: the
         unsteered row's virtual slots are masked out. ``suffix_kv``: past = question head +
@@ -205,6 +228,9 @@ class Comparer:
         if method == "spm" and self.spm_mode in KV_MODES:
             past, mask, embeds = self.kv_inputs(question, persona)
             steps = stream_from_past(self.llm, past, mask, embeds, settings)
+        elif method == "text" or self.spm_mode == "suffix":
+            past, mask, rows = self.shared_head_inputs(question, method, persona, description)
+            steps = stream_from_past(self.llm, past, mask, rows, settings)
         else:
             rows = self.generation_rows(question, method, persona, description)
             steps = self.llm.generate_stream(["", ""], soft_prompts=rows, settings=settings)

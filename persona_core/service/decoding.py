@@ -30,18 +30,22 @@ def stream_from_past(
     llm: LLM,
     past: KV,
     past_mask: torch.Tensor,
-    embeds: torch.Tensor,
+    embeds: torch.Tensor | list[torch.Tensor],
     settings: GenerationSettings | None = None,
 ) -> Iterator[list[str]]:
     """Yield the new text of every row per decoding step.
 
     ``past``: per-layer keys/values (B, kv_heads, P, head_dim), keys already rotated to their
-    positions; ``past_mask`` (B, P): 1 where a row's past is real, 0 for padding; ``embeds``
-    (B, S, hidden): the input every row continues with (no padding). Row ``i``'s input starts
-    at position ``past_mask[i].sum()``.
+    positions; ``past_mask`` (B, P): 1 where a row's past is real, 0 for padding; ``embeds``:
+    what each row continues with, (B, S, hidden) or a list of (S_i, hidden) (left-padded here,
+    the padding masked). Row ``i``'s input starts at position ``past_mask[i].sum()``.
     """
     settings = settings or GenerationSettings()
     model, device = llm.model, llm.device
+    if isinstance(embeds, torch.Tensor):
+        embeds = list(embeds)
+    padded = llm.pad_embeddings(embeds)
+    embeds, input_mask = padded.embeds, padded.attention_mask
     B, S, _ = embeds.shape
     past_mask = past_mask.to(device=device, dtype=torch.long)
     if past_mask.shape[0] != B or past_mask.shape[1] != past[0][0].shape[2]:
@@ -51,8 +55,9 @@ def stream_from_past(
     gens = row_generators(settings, B, device)
     cache_arg = _cache_kwarg(model)
     with torch.inference_mode():
-        mask = torch.cat([past_mask, past_mask.new_ones(B, S)], dim=1)
-        positions = past_mask.sum(dim=1, keepdim=True) + torch.arange(S, device=device).unsqueeze(0)
+        mask = torch.cat([past_mask, input_mask.to(device)], dim=1)
+        start = past_mask.sum(dim=1, keepdim=True)
+        positions = start + (input_mask.to(device).cumsum(dim=1) - 1).clamp(min=0)
         cache = DynamicCache(ddp_cache_data=[(k.to(device, llm.dtype), v.to(device, llm.dtype)) for k, v in past])
         out = model(inputs_embeds=embeds.to(device, llm.dtype), attention_mask=mask, position_ids=positions,
                     use_cache=True, logits_to_keep=1, **{cache_arg: cache})

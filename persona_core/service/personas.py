@@ -68,6 +68,15 @@ def selection_persona(view: SpaceView, respondent_ids: list[str]) -> Persona:
     return Persona("selection", f"{len(idx)} respondents", f"Selection of {len(idx)} respondents", vector, idx, view.run_key)
 
 
+def persona_by_members(view: SpaceView, kind: str, key: str, members: tuple[int, ...]) -> Persona:
+    """Rebuild a persona from its kind, key and members (e.g. from a cache key)."""
+    if kind == "respondent":
+        return respondent_persona(view, view.survey.respondent_ids[members[0]])
+    if kind == "cohort":
+        return cohort_persona(view, int(key))
+    return selection_persona(view, [view.survey.respondent_ids[i] for i in members])
+
+
 def _attribute_phrases(attributes: pd.DataFrame, members: np.ndarray, max_items: int = 6) -> list[str]:
     """``"party: Democrat"`` for one member; the most common value (with its share) for a group."""
     out = []

@@ -114,29 +114,34 @@ TIMING_JS = """
 () => {
   window.__ttft = {};
   window.__t0 = undefined;
+  window.__busySeen = false;
   document.addEventListener('click', () => { window.__t0 = performance.now(); }, {capture: true, once: true});
-  const watch = (name) => {
-    const check = () => {
+  const check = () => {
+    if (window.__t0 === undefined) return;
+    const w = document.querySelector('[data-testid="stStatusWidget"]');
+    if (w && /Running|Stop/.test(w.innerText)) window.__busySeen = true;
+    for (const name of ['unsteered', 'steered']) {
       const box = document.querySelector('.st-key-answer_' + name);
-      if (window.__t0 !== undefined && window.__ttft[name] === undefined && box
-          && box.innerText.replace(/[\\s▌]/g, '').length > 0) {
+      // streaming text ends in a cursor; the first token is the first cursor with text before it
+      if (window.__ttft[name] === undefined && box && box.innerText.includes('\u258c')
+          && box.innerText.replace(/[\\s\u258c]/g, '').length > 0) {
         window.__ttft[name] = performance.now() - window.__t0;
       }
-    };
-    new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
+    }
   };
-  watch('unsteered'); watch('steered');
+  new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
 }
 """
 
 
 def generate(page, timeout: float = 300_000) -> dict:
-    """Click Generate on the Compare page; returns both answers and the seconds from the click
-    to the first visible text of each side (browser clock)."""
+    """Click Generate on the Compare page and wait for the run to end; returns both answers and
+    the seconds from the click to the first streamed text of each side (browser clock)."""
     page.evaluate(TIMING_JS)
     page.get_by_role("button", name="Generate").click()
-    page.wait_for_selector('[data-testid="stCaptionContainer"]:has-text("Generated in")', timeout=timeout)
+    page.wait_for_function("() => window.__busySeen", timeout=timeout)
     wait_idle(page, timeout)
+    page.wait_for_selector('[data-testid="stCaptionContainer"]:has-text("Generated in")', timeout=timeout)
     ttft = page.evaluate("() => window.__ttft")
     texts = {side: page.locator(f".st-key-answer_{side}").inner_text().strip() for side in ("unsteered", "steered")}
     return {"texts": texts, "first_token_s": {k: round(v / 1000, 3) for k, v in ttft.items()}}
