@@ -33,7 +33,8 @@ def test_spm_learns_planted_mapping(lm, planted):
     # Held-out answers are the group's answer; chance is 0.5 and the frozen LLM cannot know the group.
     assert last["accuracy"] >= 0.9, result.learning_curve
     assert last["loglik"] > np.log(0.5)
-    assert [p["step"] for p in result.learning_curve] == [10, 20, 30]
+    # 22 batches of 16 in one epoch of this survey: curve at 10, 20 and the epoch's end
+    assert [p["step"] for p in result.learning_curve] == [10, 20, result.steps] and result.steps == 22
     # The persona vector does the work: flipping the group flips the answer.
     from persona_core.steer.scoring import spm_logprobs
 
