@@ -65,9 +65,11 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
-def wait_idle(page, timeout: float = 120_000) -> None:
-    """Wait until the app has finished its current script run (no 'Running…' widget)."""
-    page.wait_for_timeout(300)
+def wait_idle(page, timeout: float = 120_000, settle: bool = True) -> None:
+    """Wait until the app has finished its current script run (no 'Running…' widget, no
+    spinner); ``settle`` first gives a just-triggered run time to start, and after it to paint."""
+    if settle:
+        page.wait_for_timeout(300)
     page.wait_for_function(
         """() => {
             const w = document.querySelector('[data-testid="stStatusWidget"]');
@@ -76,7 +78,8 @@ def wait_idle(page, timeout: float = 120_000) -> None:
         }""",
         timeout=timeout,
     )
-    page.wait_for_timeout(200)
+    if settle:
+        page.wait_for_timeout(200)
 
 
 def open_map(page, base_url: str, timeout: float = 120_000) -> float:
@@ -84,8 +87,10 @@ def open_map(page, base_url: str, timeout: float = 120_000) -> float:
     t0 = time.perf_counter()
     page.goto(f"{base_url}/")
     page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=timeout)
+    wait_idle(page, timeout, settle=False)
+    elapsed = time.perf_counter() - t0
     wait_idle(page, timeout)
-    return time.perf_counter() - t0
+    return elapsed
 
 
 def go_to(page, title: str) -> None:
