@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_pages import charts, common
 from persona_core.llm import GenerationSettings
+from persona_core.preferences.personas import induced_persona_texts
 from persona_core.service import views
 from persona_core.service.compare import METHODS, SteeringUnavailable
 from persona_core.service.personas import (
@@ -135,9 +136,14 @@ seed = s4.number_input("Seed", 0, 2**31 - 1, 0, key="compare_seed")
 description = None
 if persona is not None and method == "text":
     with st.expander("Persona text (what the steered side is told)"):
-        description = st.text_area("Persona description",
-                                   value=_description(ctx.url, view.run_id, persona.kind, persona.key, persona.members),
-                                   key=f"persona_text_{view.run_key}_{persona.kind}_{persona.key}", height=120)
+        induced = induced_persona_texts(ctx.url)  # SynthesizeMe personas from annotators' choices
+        origin = st.selectbox("Start from", ["survey", *induced], key="compare_persona_origin",
+                              format_func=lambda o: "this persona's survey answers" if o == "survey"
+                              else f"persona induced from {o}'s preference pairs")
+        default = (_description(ctx.url, view.run_id, persona.kind, persona.key, persona.members)
+                   if origin == "survey" else induced[origin])
+        description = st.text_area("Persona description", value=default, height=120,
+                                   key=f"persona_text_{view.run_key}_{persona.kind}_{persona.key}_{origin}")
 
 ready = persona is not None and question is not None and comparer is not None
 clicked = st.button("Generate", type="primary", disabled=not ready, key="compare_go")

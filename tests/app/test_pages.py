@@ -261,3 +261,22 @@ def test_compare_generates_both_sides_and_stores_the_pair(app, built_space):
         pairs = list_preference_pairs(s, run_id=built_space.run_id)
     assert pairs[-1].response_a == result.unsteered and pairs[-1].response_b == result.steered
     assert pairs[-1].meta["steered_side"] == "b" and pairs[-1].meta["persona"]["kind"] == "cohort"
+
+
+def test_compare_offers_induced_personas_as_text_personas(app, built_space):
+    from db.session import session_scope
+    from persona_core.preferences.personas import save_induced_persona
+
+    text = "Values plain, direct answers and distrusts long explanations."
+    with session_scope(built_space.url) as s:
+        save_induced_persona(s, annotator="ada", text=text, demos=[], metrics={}, config={}, model_name="test")
+    app.session_state[common.PERSONA] = None
+    _run(app, COMPARE)
+    app.radio(key="compare_kind").set_value("cohort")
+    _run(app)
+    origin = app.selectbox(key="compare_persona_origin")
+    assert origin.options == ["this persona's survey answers", "persona induced from ada's preference pairs"]
+    survey_text = app.text_area[0].value
+    origin.set_value("ada")
+    _run(app)
+    assert app.text_area[0].value == text != survey_text
