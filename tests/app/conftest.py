@@ -32,5 +32,10 @@ def app_env(built_space, monkeypatch) -> BuiltSpace:
 
 @pytest.fixture
 def app(app_env) -> AppTest:
-    """The app, not yet run, against the built space."""
-    return AppTest.from_file(APP, default_timeout=180)
+    """The app, not yet run, against the built space, steering by text: the browser test trains an
+    SPM into the same (session-wide) space, and these tests must not depend on test order."""
+    from app_pages import common
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state[common.SPM_PATH] = common.NO_SPM
+    return at

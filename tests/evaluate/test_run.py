@@ -21,7 +21,8 @@ def test_evaluation_scores_every_method_on_the_same_rows():
     model, tok = load_model()
     survey, _, groups = planted_steer_survey(n_respondents=60, seed=1)
     mask = heldout_split(survey, 0.34, seed=0)
-    fac = CategoricalFactorization(FactorizationConfig(n_factors=2, epochs=60, batch_size=64, progress=False))
+    fac = CategoricalFactorization(FactorizationConfig(n_factors=2, epochs=60, batch_size=64, respondent_l2=0.1, option_l2=0.1,
+                                                      progress=False))
     fac.fit(survey, survey.answers.take(~mask))
     space = SimpleNamespace(
         survey=survey, heldout_mask=mask, factorization=fac, embeddings=fac.respondent_factors_,
