@@ -195,21 +195,42 @@ class LLM:
         """Yield, per decoding step, the new text of every row ("" for a finished row or
         one waiting for the rest of a multi-byte character)."""
         settings = settings or GenerationSettings()
-        n = len(prompts)
-        decoders = [IncrementalDecoder(self.tokenizer) for _ in range(n)]
-        done = [False] * n
-        gens = row_generators(settings, n, self.device)
         # grad mode is thread-global: enter inference mode per step, never across a yield
         with torch.inference_mode():
             inputs = self.build_inputs(prompts, soft_prompts)
-            mask, positions = inputs.attention_mask, inputs.position_ids[:, -1:]
             out = self.model(
                 inputs_embeds=inputs.embeds,
-                attention_mask=mask,
+                attention_mask=inputs.attention_mask,
                 position_ids=inputs.position_ids,
                 use_cache=True,
                 logits_to_keep=1,
             )
+        yield from self.continue_stream(out, inputs.attention_mask, inputs.position_ids[:, -1:], settings)
+
+    @property
+    def cache_arg(self) -> str:
+        """The model's keyword for the key/value cache (transformers renamed ``past_key_values``
+        to ``cache`` in the 5.2x series)."""
+        return self._cache_arg
+
+    def continue_stream(
+        self,
+        out,
+        mask: torch.Tensor,
+        positions: torch.Tensor,
+        settings: GenerationSettings | None = None,
+    ) -> Iterator[list[str]]:
+        """Decode on from a first forward pass (shared by every way of building the input, e.g.
+        per-row key/value caches in :mod:`persona_core.service.decoding`).
+
+        ``out``: that pass's output (logits of the last position and the cache); ``mask``: the
+        attention mask so far (B x length); ``positions``: (B x 1) position of each row's last token.
+        """
+        settings = settings or GenerationSettings()
+        n = mask.shape[0]
+        decoders = [IncrementalDecoder(self.tokenizer) for _ in range(n)]
+        done = [False] * n
+        gens = row_generators(settings, n, self.device)
         for step in range(settings.max_new_tokens):
             with torch.inference_mode():
                 tokens = next_tokens(out.logits[:, -1, :], settings, gens)

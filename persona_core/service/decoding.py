@@ -8,22 +8,14 @@ the same sampling (:mod:`persona_core.llm.sampling`) and detokenization.
 """
 from __future__ import annotations
 
-import inspect
 from typing import Iterator
 
 import torch
 from transformers import DynamicCache
 
 from persona_core.llm import LLM, GenerationSettings
-from persona_core.llm.detok import IncrementalDecoder
-from persona_core.llm.sampling import next_tokens, row_generators
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), (B, kv_heads, P, head_dim)
-
-
-def _cache_kwarg(model) -> str:
-    """transformers renamed ``past_key_values`` to ``cache`` in the 5.2x series; accept both."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def stream_from_past(
@@ -38,7 +30,8 @@ def stream_from_past(
     ``past``: per-layer keys/values (B, kv_heads, P, head_dim), keys already rotated to their
     positions; ``past_mask`` (B, P): 1 where a row's past is real, 0 for padding; ``embeds``:
     what each row continues with, (B, S, hidden) or a list of (S_i, hidden) (left-padded here,
-    the padding masked). Row ``i``'s input starts at position ``past_mask[i].sum()``.
+    the padding masked). Row ``i``'s input starts at position ``past_mask[i].sum()``. Decoding then
+    continues in :meth:`LLM.continue_stream`, as for every other input.
     """
     settings = settings or GenerationSettings()
     model, device = llm.model, llm.device
@@ -50,10 +43,7 @@ def stream_from_past(
     past_mask = past_mask.to(device=device, dtype=torch.long)
     if past_mask.shape[0] != B or past_mask.shape[1] != past[0][0].shape[2]:
         raise ValueError(f"past mask {tuple(past_mask.shape)} does not fit {B} rows of {past[0][0].shape[2]} past slots")
-    decoders = [IncrementalDecoder(llm.tokenizer) for _ in range(B)]
-    done = [False] * B
-    gens = row_generators(settings, B, device)
-    cache_arg = _cache_kwarg(model)
+    cache_arg = llm.cache_arg
     with torch.inference_mode():
         mask = torch.cat([past_mask, input_mask.to(device)], dim=1)
         start = past_mask.sum(dim=1, keepdim=True)
@@ -61,29 +51,4 @@ def stream_from_past(
         cache = DynamicCache(ddp_cache_data=[(k.to(device, llm.dtype), v.to(device, llm.dtype)) for k, v in past])
         out = model(inputs_embeds=embeds.to(device, llm.dtype), attention_mask=mask, position_ids=positions,
                     use_cache=True, logits_to_keep=1, **{cache_arg: cache})
-        positions = positions[:, -1:]
-    for step in range(settings.max_new_tokens):
-        with torch.inference_mode():
-            tokens = next_tokens(out.logits[:, -1, :], settings, gens)
-            pieces = []
-            for i, tok in enumerate(tokens.tolist()):
-                if done[i]:
-                    pieces.append("")
-                elif tok in llm.eos_token_ids and not settings.ignore_eos:
-                    done[i] = True
-                    pieces.append(decoders[i].flush())
-                else:
-                    pieces.append(decoders[i].push(tok))
-            last = all(done) or step == settings.max_new_tokens - 1
-            if not last:
-                mask = torch.cat([mask, mask.new_ones(B, 1)], dim=1)
-                positions = positions + 1
-                cache = getattr(out, cache_arg)
-                out = model(input_ids=tokens[:, None], attention_mask=mask, position_ids=positions,
-                            use_cache=True, logits_to_keep=1, **{cache_arg: cache})
-        yield pieces
-        if last:
-            break
-    tail = ["" if done[i] else decoders[i].flush() for i in range(B)]
-    if any(tail):
-        yield tail
+    yield from llm.continue_stream(out, mask, positions[:, -1:], settings)
