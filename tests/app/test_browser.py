@@ -85,6 +85,8 @@ def test_map_cohort_compare_in_chromium(steered_space):
 
         page.get_by_role("button", name="Send to annotation").click()
         e2e.wait_idle(page)
+        # the rerun that shows the confirmation can start after wait_idle returns: wait for it
+        page.get_by_text("Stored as pair").wait_for(state="visible", timeout=30_000)
         assert page.get_by_text("Stored as pair").is_visible()
 
         e2e.go_to(page, "Evaluation")
