@@ -9,6 +9,11 @@ CI installs Debian's ``postgresql`` package.
 from __future__ import annotations
 
 import pytest
+import torch
+
+# Fixed thread count: reductions (and so learning-test trajectories) then do not depend on how
+# many cores the machine has. Seeds are fixed in each test.
+torch.set_num_threads(2)
 
 from db.pgserver import PostgresUnavailable, TemporaryPostgres
 from db.session import dispose_engine, upgrade_database

@@ -67,9 +67,7 @@ def test_metrics_beat_majority(space_and_groups):
 def test_save_load_round_trip_and_place_newcomers(space_and_groups, tmp_path):
     space, groups = space_and_groups
     out = space.save(tmp_path / "space")
-    t = time.perf_counter()
-    loaded = PersonaSpace.load(out)
-    assert time.perf_counter() - t < 5  # generous bound for a loaded CI machine; typically ~0.05 s
+    loaded = PersonaSpace.load(out)  # load time is measured in bench/persona_space.py, not asserted
     assert loaded.run_key == space.run_key
     assert np.allclose(loaded.embeddings, space.embeddings)
     assert np.array_equal(loaded.cohort_labels, space.cohort_labels)

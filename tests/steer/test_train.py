@@ -46,11 +46,14 @@ def test_spm_learns_planted_mapping(lm, planted):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["suffix_kv", "prefix", "prompt"])
-def test_other_modes_learn(lm, planted, mode):
+@pytest.mark.parametrize(("mode", "lr"), [("suffix_kv", 3e-2), ("prefix", 3e-2), ("prompt", 1e-2)])
+def test_other_modes_learn(lm, planted, mode, lr):
+    # Prompt mode's input-embedding tokens diverge at 3e-2 (measured on AMD EPYC, 2 threads:
+    # 0.84 after 4 steps, then 0.66); at 1e-2 it holds at ~0.99 from step 8 on. 12 steps leave
+    # a wide margin above the 0.8 threshold (chance is 0.5).
     model, tok = lm
     survey, emb, _, mask = planted
-    result = SPMTrainer(model, tok, _config(mode=mode, steps=12, lr=3e-2, eval_every=12)).fit(survey, emb, mask, "planted")
+    result = SPMTrainer(model, tok, _config(mode=mode, steps=12, lr=lr, eval_every=12)).fit(survey, emb, mask, "planted")
     assert result.learning_curve[-1]["accuracy"] >= 0.8, result.learning_curve
 
 
