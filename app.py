@@ -22,8 +22,9 @@ PAGES = [
 def sidebar() -> None:
     with st.sidebar:
         st.header("Persona Explorer")
-        st.text_input("Database URL", key=common.DB_URL, placeholder="empty = PERSONA_DB_URL or var/persona.db",
-                      help="Any SQLAlchemy URL, e.g. sqlite:///var/persona.db or postgresql+psycopg://user@host/db")
+        if common.db_url_field_enabled():
+            st.text_input("Database URL", key=common.DB_URL, placeholder="empty = PERSONA_DB_URL or var/persona.db",
+                          help="Any SQLAlchemy URL, e.g. sqlite:///var/persona.db or postgresql+psycopg://user@host/db")
         status = common.db_status(common.db_url())
         st.caption(f"Using {redact_url(status.url)}")
         if status.ok and status.runs:

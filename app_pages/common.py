@@ -67,7 +67,19 @@ class Context:
     view: SpaceView
 
 
+def db_url_field_enabled() -> bool:
+    """The sidebar's database URL field is off unless ``PERSONA_ALLOW_DB_URL_FIELD=1``: a URL typed
+    there decides which files the app reads, so only a deployment that wants it turns it on."""
+    import os
+
+    return os.environ.get("PERSONA_ALLOW_DB_URL_FIELD", "").strip().lower() in ("1", "true", "yes")
+
+
 def db_url() -> str | None:
+    """The database URL typed in the sidebar (when that field is enabled), else ``None`` (the
+    configured ``PERSONA_DB_URL`` / default file)."""
+    if not db_url_field_enabled():
+        return None
     return (st.session_state.get(DB_URL) or "").strip() or None
 
 

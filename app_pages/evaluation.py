@@ -43,8 +43,13 @@ else:
     st.subheader("Methods")
     st.dataframe(methods, hide_index=True, width="stretch")
     if "accuracy" in methods:
+        errors = {}
+        if "accuracy_ci95_low" in methods:  # 95 % bootstrap interval over respondents
+            methods = methods.assign(ci_plus=methods["accuracy_ci95_high"] - methods["accuracy"],
+                                     ci_minus=methods["accuracy"] - methods["accuracy_ci95_low"])
+            errors = {"error_x": "ci_plus", "error_x_minus": "ci_minus"}
         fig = px.bar(methods, x="accuracy", y="description", orientation="h", text=methods["accuracy"].map("{:.1%}".format),
-                     color="method", labels={"description": "", "accuracy": "accuracy (per respondent, averaged)"})
+                     color="method", labels={"description": "", "accuracy": "accuracy (per respondent, averaged)"}, **errors)
         fig.update_layout(showlegend=False, height=80 + 40 * len(methods), margin={"l": 10, "r": 30, "t": 10, "b": 10},
                           xaxis={"tickformat": ".0%"}, yaxis={"autorange": "reversed"})
         st.plotly_chart(fig, width="stretch", key="eval_accuracy")
@@ -56,7 +61,7 @@ if align.empty:
 else:
     st.caption("1 − Wasserstein distance (ordered options) or 1 − total variation between the model's option "
                "distribution and the cohort's real answers; 1 is perfect.")
-    fig = px.bar(align, x="cohort", y="alignment", color="method", barmode="group")
+    fig = px.bar(align, x="cohort", y="alignment", color="method", barmode="group", hover_data=["n_answers"])
     fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis={"range": [0, 1]})
     st.plotly_chart(fig, width="stretch", key="eval_alignment")
 with st.expander("Raw results (JSON)"):

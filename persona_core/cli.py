@@ -73,7 +73,11 @@ def run_build(args: argparse.Namespace) -> dict:
         upgrade_database(args.db)
         with session_scope(args.db) as session:
             existing = latest_embedding_run(session, survey.name)
-        if existing is not None:
+        readable = existing is not None and existing.artifact_path and (Path(existing.artifact_path) / "survey.json").is_file()
+        if existing is not None and not readable:
+            print(f"{survey.name}: persona space run {existing.id} was saved in an older format; building it again",
+                  file=sys.stderr)
+        if readable:
             stages.close()
             print(f"{survey.name} already has persona space run {existing.id}; nothing to do", file=sys.stderr)
             return {"dataset": survey.name, "embedding_run": existing.id, "built": False}

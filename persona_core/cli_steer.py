@@ -47,7 +47,7 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
 
 # ------------------------------------------------------------------ helpers
 def _read_config(args) -> tuple[Any, dict]:
-    from persona_core.steer.config import SteerConfig, tiny_config
+    from persona_core.steer.config import default_config, tiny_config
 
     data: dict = {}
     if args.config:
@@ -56,13 +56,18 @@ def _read_config(args) -> tuple[Any, dict]:
         except (OSError, json.JSONDecodeError) as exc:
             raise DataError(f"cannot read the config ({exc})", file=args.config) from None
     eval_section = data.pop("eval", {}) if isinstance(data, dict) else {}
-    base = tiny_config() if args.tiny else SteerConfig()
+    from persona_core.steer.config import SteerConfig
+
+    base = tiny_config() if args.tiny else default_config()
     merged = base.to_dict()
     for section in ("spm", "train"):
         merged[section].update(data.get(section, {}))
     if "model" in data:
         merged["model"] = data["model"]
-    unknown = set(data) - {"spm", "train", "model"}
+    if "adapter" in data:  # null: frozen LLM; an object: overrides of the default adapter
+        adapter = data["adapter"]
+        merged["adapter"] = None if adapter is None else {**(merged["adapter"] or {}), **adapter}
+    unknown = set(data) - {"spm", "train", "model", "adapter"}
     if unknown:
         raise DataError(f"unknown config section(s) {sorted(unknown)}", file=args.config)
     try:
@@ -191,7 +196,7 @@ def run_eval(args: argparse.Namespace) -> dict:
         raise DataError("no trained SPM here: run `python -m persona_core train` first (same --config), or pass --checkpoint",
                         file=ckpt)
     model, tokenizer = _load_llm(config, args.threads)
-    spm, record = load_checkpoint(ckpt, run_key=space.run_key, geometry=model_geometry(model))
+    spm, record = load_checkpoint(ckpt, run_key=space.run_key, geometry=model_geometry(model), base_model=model)
     from persona_core.paths import artifacts_dir
 
     cache = artifacts_dir() / "eval_cache" / space.run_key
@@ -219,15 +224,26 @@ def tiny_eval_config():
 
 def format_table(result: dict) -> str:
     """The methods' scores as a fixed-width table."""
-    lines = [f"{'method':<16}{'accuracy':>10}{'pooled':>10}{'loglik':>10}{'cohort align':>14}"]
+    lines = [f"{'method':<16}{'accuracy':>10}{'95% interval':>16}{'pooled':>10}{'loglik':>10}{'cohort align':>14}"]
     align = result.get("cohort_alignment", {})
     for name, m in result["methods"].items():
         a = align.get(name)
-        lines.append(f"{name:<16}{m['accuracy']:>10.3f}{m['pooled_accuracy']:>10.3f}{m['loglik']:>10.3f}"
-                     f"{'' if a is None else f'{a:.3f}':>14}")
+        ci = m.get("accuracy_ci95") or [float("nan")] * 2
+        lines.append(f"{name:<16}{m['accuracy']:>10.3f}{f'{ci[0]:.3f}-{ci[1]:.3f}':>16}{m['pooled_accuracy']:>10.3f}"
+                     f"{m['loglik']:>10.3f}{'' if a is None else f'{a:.3f}':>14}")
     rel = result.get("spm_relative_improvement")
     lines.append(f"{result['n_heldout']} held-out answers of {result['n_respondents']} respondents; SPM vs best baseline: "
                  f"{'n/a' if rel is None else f'{rel:+.1%}'}")
+    share = align.get("spm_cohort_better_share")
+    if share is not None:
+        lines.append(f"spm_cohort more aligned than unsteered for {share:.0%} of {len(align.get('per_cohort', {}))} cohorts")
+    new = result.get("new_questions") or {}
+    if new.get("methods"):
+        accs = ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in new["methods"].items())
+        closer = new.get("steered_closer_share")
+        lines.append(f"new questions ({new['n_questions']}, {new['n_answers']} answers): {accs}; steered cohort "
+                     f"distribution closer than unsteered for {'n/a' if closer is None else f'{closer:.0%}'} of "
+                     f"{new['cohort_question_pairs']} (cohort, question) pairs")
     for k, v in result.get("unseen", {}).items():
         lines.append(f"unseen respondents, K = {k:>2}: SPM {v['spm_individual']:.3f}, CF {v['cf']:.3f}")
     return "\n".join(lines)

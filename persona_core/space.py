@@ -75,6 +75,7 @@ class PersonaSpace:
     projector: MapProjector | None = None
     cohort_finder: CohortFinder | None = None
     _artifact_dir: Path | None = None
+    _digests: dict | None = None
 
     # ------------------------------------------------------------ accessors
     @property
@@ -117,17 +118,33 @@ class PersonaSpace:
 
     def _fitted_projector(self) -> MapProjector:
         if self.projector is None:
-            import joblib
-
-            self.projector = joblib.load(self._require_dir() / "projector.joblib")
+            self.projector = self._load_fitted("projector.joblib")
         return self.projector
 
     def _fitted_cohort_finder(self) -> CohortFinder:
         if self.cohort_finder is None:
-            import joblib
-
-            self.cohort_finder = joblib.load(self._require_dir() / "cohorts.joblib")
+            self.cohort_finder = self._load_fitted("cohorts.joblib")
         return self.cohort_finder
+
+    def _load_fitted(self, name: str):
+        """Unpickle a fitted reducer/clusterer -- only from inside the configured artifacts root
+        and only if its SHA-256 is the one recorded when the space was built, so a folder some
+        database points at cannot run code here."""
+        import joblib
+
+        from persona_core.data.errors import DataError
+
+        d = self._require_dir().resolve()
+        root = artifacts_dir().resolve()
+        if not d.is_relative_to(root):
+            raise DataError(f"refusing to load fitted objects from outside the artifacts folder {root} "
+                            "(set PERSONA_ARTIFACTS_DIR to the folder your spaces were built in)", file=d)
+        path = d / name
+        expected = (self._digests or {}).get(name)
+        if not expected or not path.is_file() or _sha256(path) != expected:
+            raise DataError(f"{name} does not match the digest recorded when this space was built; "
+                            "rebuild the space (python -m persona_core build --replace)", file=path)
+        return joblib.load(path)
 
     def _require_dir(self) -> Path:
         if self._artifact_dir is None:
@@ -138,7 +155,8 @@ class PersonaSpace:
     def save(self, directory: str | Path | None = None) -> Path:
         """Write the space to ``directory`` (default: the artifacts folder / run_key)."""
         import joblib
-        import pickle
+
+        from persona_core.data.survey_files import save_survey_files
 
         out = Path(directory) if directory is not None else artifacts_dir() / self.run_key
         tmp = out.with_name(out.name + f".tmp-{uuid.uuid4().hex[:8]}")
@@ -157,13 +175,14 @@ class PersonaSpace:
                 len(self.cohort_centroids), self.embeddings.shape[1]
             ),
         )
-        with open(tmp / "survey.pkl", "wb") as fh:  # our own dataclass, written by us: safe to unpickle
-            pickle.dump(self.survey, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        if self.projector is not None:
-            joblib.dump(self.projector, tmp / "projector.joblib")
-        if self.cohort_finder is not None:
-            joblib.dump(self.cohort_finder, tmp / "cohorts.joblib")
+        save_survey_files(self.survey, tmp)
+        digests = {}
+        for name, obj in (("projector.joblib", self.projector), ("cohorts.joblib", self.cohort_finder)):
+            if obj is not None:
+                joblib.dump(obj, tmp / name)
+                digests[name] = _sha256(tmp / name)
         meta = {
+            "artifact_sha256": digests,
             "run_key": self.run_key,
             "config": self.config.to_dict(),
             "factorization_config": fconf,
@@ -178,23 +197,29 @@ class PersonaSpace:
             shutil.rmtree(out)
         tmp.rename(out)
         self._artifact_dir = out
+        self._digests = digests
         return out
 
     @classmethod
     def load(cls, directory: str | Path) -> "PersonaSpace":
-        """Read a saved space (fast: the reducer and clusterer load lazily when needed)."""
-        import pickle
+        """Read a saved space (fast: the reducer and clusterer load lazily when needed). Nothing
+        read here is unpickled; see :meth:`_load_fitted` for the reducer and clusterer."""
+        from persona_core.data.survey_files import load_survey_files
 
         d = Path(directory)
         if not (d / "space.json").exists():
             raise FileNotFoundError(f"no persona space saved in {d} (missing space.json)")
+        if (d / "survey.pkl").exists() and not (d / "survey.json").exists():
+            from persona_core.data.errors import DataError
+
+            raise DataError("this persona space was saved by an older version (its survey as a pickle, which is "
+                            "never unpickled); rebuild it: python -m persona_core build", file=d)
         meta = json.loads((d / "space.json").read_text())
-        with np.load(d / "factorization.npz") as f:
+        with np.load(d / "factorization.npz", allow_pickle=False) as f:
             factorization = CategoricalFactorization.from_state(meta["factorization_config"], dict(f))
-        with np.load(d / "space.npz") as s:
+        with np.load(d / "space.npz", allow_pickle=False) as s:
             arrays = dict(s)
-        with open(d / "survey.pkl", "rb") as fh:
-            survey = pickle.load(fh)
+        survey = load_survey_files(d)
         centroids = {int(c): v for c, v in zip(arrays["centroid_labels"], arrays["centroids"])}
         return cls(
             survey=survey,
@@ -211,6 +236,7 @@ class PersonaSpace:
             seconds=meta["seconds"],
             run_key=meta["run_key"],
             _artifact_dir=d,
+            _digests=dict(meta.get("artifact_sha256") or {}),
         )
 
 
@@ -283,3 +309,13 @@ def build_persona_space(
         projector=projector,
         cohort_finder=finder,
     )
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -18,6 +18,11 @@ def test_train_then_eval_prints_json_and_stores_the_run(env, capsys):  # noqa: F
     trained = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert trained["steps"] == 20 and trained["mode"] == "suffix_kv"
     assert [p["step"] for p in trained["learning_curve"]] == [10, 20]
+    # the default steering model adapts the LLM: the adapter is saved beside the SPM, as safetensors
+    assert trained["config"]["adapter"]["r"] == 4
+    from pathlib import Path
+
+    assert (Path(trained["checkpoint"]) / "adapter.safetensors").is_file()
     assert any("subsampled" in n or "questions" in n for n in trained["notes"])
 
     # a second train with the same config resumes the finished run: nothing left to do
@@ -28,9 +33,12 @@ def test_train_then_eval_prints_json_and_stores_the_run(env, capsys):  # noqa: F
     assert main(["eval", "--tiny", "--db", url, "--json"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     result = json.loads(out[-1])
-    assert set(result["methods"]) == {"unsteered", "demographic", "history", "shared_prompt", "spm_individual", "spm_cohort", "cf"}
+    from persona_core.evaluate.run import METHODS
+
+    assert set(result["methods"]) == set(METHODS) and result["spm"]["adapter"] is True
     for m in result["methods"].values():
-        assert 0.0 <= m["accuracy"] <= 1.0 and m["loglik"] <= 0.0
+        low, high = m["accuracy_ci95"]
+        assert low <= m["accuracy"] <= high and m["loglik"] <= 0.0
     assert {"cohort_alignment", "spm_relative_improvement", "n_respondents", "n_heldout"} <= set(result)
     assert any(line.startswith("spm_individual") for line in out[:-1])  # the table
     assert count(url, "evaluation_run") == 1

@@ -64,9 +64,14 @@ def test_metrics_beat_majority(space_and_groups):
     assert m["heldout_log_loss"] < m["bias_only_log_loss"]
 
 
-def test_save_load_round_trip_and_place_newcomers(space_and_groups, tmp_path):
+def test_save_load_round_trip_and_place_newcomers(space_and_groups, tmp_path, monkeypatch):
+    monkeypatch.setenv("PERSONA_ARTIFACTS_DIR", str(tmp_path))
     space, groups = space_and_groups
     out = space.save(tmp_path / "space")
+    assert not list(out.glob("*.pkl"))
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(PersonaSpace.load(out).survey.attributes, space.survey.attributes, check_dtype=False)
     loaded = PersonaSpace.load(out)  # load time is measured in bench/persona_space.py, not asserted
     assert loaded.run_key == space.run_key
     assert np.allclose(loaded.embeddings, space.embeddings)
@@ -99,3 +104,43 @@ def test_kmeans_option_gives_k_cohorts(space_and_groups):
     assert finder.n_cohorts_ == 3 and finder.outlier_share_ == 0.0
     labels, _ = finder.predict(space.embeddings[:5])
     assert np.array_equal(labels, finder.labels_[:5])
+
+
+class _Payload:
+    """Unpickling this creates the marker file: proof that a pickle was executed."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_nothing_a_saved_folder_holds_is_executed(space_and_groups, tmp_path, monkeypatch):
+    import pickle
+    import shutil
+
+    from persona_core.data.errors import DataError
+
+    root = tmp_path / "artifacts"
+    monkeypatch.setenv("PERSONA_ARTIFACTS_DIR", str(root))
+    space, _ = space_and_groups
+    out = space.save(root / "space")
+    marker = tmp_path / "PWNED"
+    a = space.survey.answers
+    newcomer = [(a.question[a.respondent == 0], a.option[a.respondent == 0])]
+    # a survey.pkl beside the real files is never read
+    (out / "survey.pkl").write_bytes(pickle.dumps(_Payload(marker)))
+    assert PersonaSpace.load(out).survey.fingerprint() == space.survey.fingerprint()
+    # a fitted object replaced by a payload is refused before it is unpickled
+    (out / "projector.joblib").write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(DataError, match="digest"):
+        PersonaSpace.load(out).place(newcomer)
+    # a folder outside the artifacts root is refused even with matching digests
+    outside = tmp_path / "elsewhere"
+    space.save(outside)
+    (outside / "cohorts.joblib").write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(DataError, match="outside the artifacts folder"):
+        PersonaSpace.load(outside).place(newcomer)
+    assert not marker.exists()
+    shutil.rmtree(out)

@@ -82,3 +82,19 @@ def summarize(respondents: np.ndarray, logprobs: Sequence[np.ndarray], truth: np
         "pooled_accuracy": pooled_accuracy(pred, truth),
         "loglik": mean_loglik(logprobs, truth),
     }
+
+
+def accuracy_interval(respondents: np.ndarray, logprobs: Sequence[np.ndarray], truth: np.ndarray,
+                      confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Bootstrap interval (percentile, resampling respondents) of the per-respondent accuracy."""
+    from scipy.stats import bootstrap
+
+    respondents = np.asarray(respondents)
+    hit = (top_choice(logprobs) == np.asarray(truth)).astype(np.float64)
+    _, inv = np.unique(respondents, return_inverse=True)
+    per = np.bincount(inv, weights=hit) / np.bincount(inv)
+    if per.size < 2:
+        return (float("nan"), float("nan"))
+    res = bootstrap((per,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+                    random_state=np.random.default_rng(seed))
+    return (float(res.confidence_interval.low), float(res.confidence_interval.high))

@@ -1,7 +1,9 @@
-"""Score the seven methods on the same held-out answers, and the unseen-respondent test.
+"""Score every method on the same held-out answers, and the unseen-respondent test.
 
-Methods: ``unsteered``, ``demographic``, ``history``, ``shared_prompt``, ``spm_individual``,
-``spm_cohort``, ``cf``. Every method scores the same rows: held-out answers (hidden from the
+Methods: ``majority`` (per-question majority of the training answers, no LLM), ``unsteered``,
+``demographic``, ``history``, ``shared_prompt``, ``spm_individual``, ``spm_cohort``,
+``spm_population`` (the SPM fed the population-mean persona: with an adapter, what domain
+adaptation alone gives), ``cf``. Each accuracy comes with a 95 % bootstrap interval over respondents. Every method scores the same rows: held-out answers (hidden from the
 factorization and the SPM) of training respondents, on a seeded subset of the SPM's questions.
 All LLM work is grouped by question and reuses the question's key/value cache.
 """
@@ -21,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from persona_core.evaluate.baselines import HistoryPrompter, SharedPromptBaseline, demographic_texts
-from persona_core.evaluate.metrics import alignment, summarize
+from persona_core.evaluate.metrics import accuracy_interval, alignment, summarize
 from persona_core.steer.data import heldout_rows
 from persona_core.steer.engine import HeadCache
 from persona_core.steer.model import SoftPromptModel
@@ -30,10 +32,11 @@ from persona_core.steer.scoring import spm_logprobs, text_logprobs
 
 log = logging.getLogger(__name__)
 
-METHODS = ("unsteered", "demographic", "history", "shared_prompt", "spm_individual", "spm_cohort", "cf")
+METHODS = ("majority", "unsteered", "demographic", "history", "shared_prompt", "spm_individual", "spm_cohort",
+           "spm_population", "cf")
 BASELINES = ("unsteered", "demographic", "history", "shared_prompt")
 PROMPTING = ("unsteered", "demographic", "history")
-NON_SPM = ("unsteered", "demographic", "history", "shared_prompt", "cf")
+NON_SPM = ("unsteered", "demographic", "history", "shared_prompt", "cf")  # cached per embedding run
 
 
 @dataclass
@@ -44,6 +47,9 @@ class EvalConfig:
     questions (seeded); ``unseen_respondents`` of the respondents kept out of SPM training are
     folded in from K = ``unseen_ks`` of their training answers and scored on up to
     ``unseen_answers_per_respondent`` held-out answers on the same questions.
+    ``new_questions`` questions the SPM never trained on (seeded, among those with answers) are
+    asked of ``new_question_respondents`` training respondents, each persona folded in from their
+    answers to the *other* questions (see :meth:`Evaluator.new_question_test`); 0 turns it off.
     """
 
     respondents: int = 200
@@ -53,6 +59,8 @@ class EvalConfig:
     shared_prompt_lr: float = 1e-2
     shared_prompt_batch: int = 4
     unseen_ks: tuple[int, ...] = (1, 5, 10, 20, 50)
+    new_questions: int = 20
+    new_question_respondents: int = 200
     unseen_respondents: int = 50
     unseen_answers_per_respondent: int = 15
     min_cohort_answers: int = 10
@@ -87,6 +95,9 @@ class Evaluator:
         self.config = config or EvalConfig()
         self.builder = PromptBuilder(tokenizer)
         self.heads = HeadCache(model, max_items=256)
+        # an SPM trained with an adapter steers the adapted copy; every other method the base model
+        self.spm_lm = spm.steered_lm if spm.steered_lm is not None else model
+        self.spm_heads = self.heads if self.spm_lm is model else HeadCache(self.spm_lm, max_items=256)
         survey = space.survey
         split = spm_record.get("split", {})
         q_ids = split.get("questions") or [q.id for q in survey.questions]
@@ -129,7 +140,10 @@ class Evaluator:
             t = time.perf_counter()
             preds[name] = self._cached(name, rows, lambda: self._method(name, rows, R, Q))
             seconds[name] = round(time.perf_counter() - t, 2)
-        methods = {name: summarize(R, lp, Y) for name, lp in preds.items()}
+        methods = {}
+        for name, lp in preds.items():
+            methods[name] = summarize(R, lp, Y)
+            methods[name]["accuracy_ci95"] = list(accuracy_interval(R, lp, Y, seed=cfg.seed))
         align = self._cohort_alignment(preds, R, Q, Y, cohorts)
         base = {m: methods[m]["accuracy"] for m in BASELINES if m in methods}
         prompting = {m: methods[m]["accuracy"] for m in PROMPTING if m in methods}
@@ -142,13 +156,21 @@ class Evaluator:
             "n_heldout": int(rows.size),
         }
         result["spm_ratio_to_best_prompting"] = spm_acc / max(prompting.values()) if spm_acc is not None and prompting else None
+        if spm_acc is not None:
+            for other in ("majority", "cf", "spm_population"):
+                if other in methods:
+                    result[f"spm_minus_{other}"] = spm_acc - methods[other]["accuracy"]
         result["n_questions"] = int(questions.size)
         t = time.perf_counter()
         result["unseen"] = self.unseen_test(questions) if cfg.unseen_ks and self.unseen.size else {}
         seconds["unseen"] = round(time.perf_counter() - t, 2)
+        t = time.perf_counter()
+        result["new_questions"] = self.new_question_test() if cfg.new_questions else {}
+        seconds["new_questions"] = round(time.perf_counter() - t, 2)
         seconds["total"] = round(time.perf_counter() - t_all, 2)
         result["seconds"] = seconds
         result["spm"] = {"mode": self.spm.config.mode, "n_tokens": self.spm.config.n_tokens,
+                         "adapter": self.spm.steered_lm is not None,
                          "run_key": self.record.get("run_key"), "steps": self.record.get("step")}
         result["config"] = asdict(self.config)
         return result
@@ -156,6 +178,8 @@ class Evaluator:
     def _method(self, name: str, rows, R, Q) -> list[np.ndarray]:
         cfg, space, survey = self.config, self.space, self.space.survey
         common = dict(progress=cfg.progress, desc=name)
+        if name == "majority":
+            return self._majority_logprobs(Q)
         if name == "unsteered":
             return text_logprobs(self.model, self.builder, self.heads, survey, Q, None, **common)
         if name == "demographic":
@@ -174,12 +198,16 @@ class Evaluator:
             sp.fit(survey, a.take(train_mask), self.spm_questions)
             return sp.predict_logprobs(survey, Q)
         if name == "spm_individual":
-            return spm_logprobs(self.model, self.builder, self.heads, survey, self.spm, space.embeddings[R], Q,
+            return spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm, space.embeddings[R], Q,
                                 batch_size=cfg.batch_size, **common)
         if name == "spm_cohort":
             vecs = np.stack([self._cohort_vector(int(c)) for c in np.asarray(space.likely_cohorts)[R]])
-            return spm_logprobs(self.model, self.builder, self.heads, survey, self.spm, vecs, Q,
+            return spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm, vecs, Q,
                                 batch_size=cfg.batch_size, **common)
+        if name == "spm_population":
+            mean = space.embeddings[self.train_respondents].mean(axis=0).astype(np.float32)
+            return spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm,
+                                np.repeat(mean[None], len(Q), axis=0), Q, batch_size=cfg.batch_size, **common)
         if name == "cf":
             return _cf_logprobs(space.factorization, R, Q, survey)
         raise ValueError(f"unknown method {name!r}")
@@ -216,6 +244,17 @@ class Evaluator:
         tmp.replace(path)
         return preds
 
+    def _majority_logprobs(self, Q: np.ndarray) -> list[np.ndarray]:
+        """The per-question distribution of the training respondents' training answers (its top
+        option is the majority answer), add-one smoothed."""
+        survey, a = self.space.survey, self.space.survey.answers
+        train = ~self.space.heldout_mask & np.isin(a.respondent, self.train_respondents)
+        out = {}
+        for q in np.unique(Q):
+            counts = np.bincount(a.option[train & (a.question == q)], minlength=survey.questions[int(q)].n_options)
+            out[int(q)] = np.log((counts + 1.0) / (counts.sum() + counts.size))
+        return [out[int(q)] for q in Q]
+
     def _cohort_vector(self, label: int) -> np.ndarray:
         cents = self.space.cohort_centroids
         if label in cents:
@@ -232,7 +271,8 @@ class Evaluator:
             idx = np.flatnonzero((c == key[0]) & (Q == key[1]))
             if idx.size >= self.config.min_cohort_answers:
                 pairs.append((int(key[1]), idx))
-        out: dict[str, float | None] = {"n_pairs": len(pairs)}  # type: ignore[dict-item]
+        out: dict[str, Any] = {"n_pairs": len(pairs)}
+        per_pair: dict[str, list[float]] = {}
         for name, lp in preds.items():
             vals = []
             for q, idx in pairs:
@@ -240,7 +280,98 @@ class Evaluator:
                 real = np.bincount(Y[idx], minlength=question.n_options).astype(np.float64)
                 model = np.mean([np.exp(lp[i]) for i in idx], axis=0)
                 vals.append(alignment(model, real, question.ordinal))
+            per_pair[name] = vals
             out[name] = float(np.mean(vals)) if vals else None
+        # per cohort: every answer of the cohort on the eval questions (pairs pooled), so each
+        # cohort's figure rests on all its answers, not on one (cohort, question) pair
+        per_cohort: dict[str, dict[str, float]] = {}
+        for label in np.unique(c):
+            rows_c = np.flatnonzero(c == label)
+            if rows_c.size < self.config.min_cohort_answers:
+                continue
+            entry: dict[str, float] = {"n_answers": int(rows_c.size), "n_questions": int(np.unique(Q[rows_c]).size)}
+            for name, lp in preds.items():
+                vals, weights = [], []
+                for q in np.unique(Q[rows_c]):
+                    idx = rows_c[Q[rows_c] == q]
+                    question = survey.questions[int(q)]
+                    real = np.bincount(Y[idx], minlength=question.n_options).astype(np.float64)
+                    vals.append(alignment(np.mean([np.exp(lp[i]) for i in idx], axis=0), real, question.ordinal))
+                    weights.append(idx.size)
+                entry[name] = float(np.average(vals, weights=weights))
+            per_cohort[str(int(label))] = entry
+        out["per_cohort"] = per_cohort
+        if per_cohort and "spm_cohort" in preds and "unsteered" in preds:
+            out["spm_cohort_better_share"] = float(np.mean([e["spm_cohort"] > e["unsteered"] for e in per_cohort.values()]))
+        return out
+
+    # ---------------------------------------------------- new-question test
+    def new_question_test(self) -> dict[str, Any]:
+        """Questions the SPM never trained on, as an analyst asking a new question would.
+
+        Each respondent's persona is folded in (question factors fixed) from their training
+        answers to every *other* question, so their answers to the new questions do not reach
+        the persona vector (the factorization's question factors were fitted with them; that
+        second-order leak remains until the space is built without those questions). Reports
+        per-respondent accuracy of ``unsteered``, ``spm_individual`` and ``spm_population`` and,
+        per (cohort, question) pair with at least ``min_cohort_answers`` answers, whether the
+        steered cohort distribution (mean over the cohort's members) is closer to the real one
+        than the unsteered distribution.
+        """
+        cfg, space, survey = self.config, self.space, self.space.survey
+        a = survey.answers
+        rng = np.random.default_rng(cfg.seed + 2)
+        counts = np.bincount(a.question, minlength=survey.n_questions)
+        pool = np.setdiff1d(np.flatnonzero(counts >= max(cfg.min_cohort_answers, 2)), self.spm_questions)
+        if pool.size == 0:
+            return {"n_questions": 0, "note": "the SPM trained on every question; none is new to it"}
+        new_q = np.sort(rng.choice(pool, min(cfg.new_questions, pool.size), replace=False))
+        people = self.train_respondents
+        if people.size > cfg.new_question_respondents:
+            people = np.sort(rng.choice(people, cfg.new_question_respondents, replace=False))
+        rows = np.flatnonzero(np.isin(a.respondent, people) & np.isin(a.question, new_q))
+        if rows.size == 0:
+            return {"n_questions": int(new_q.size), "n_answers": 0}
+        R, Q, Y = a.respondent[rows], a.question[rows], a.option[rows]
+        other = ~space.heldout_mask & ~np.isin(a.question, new_q)
+        order = np.unique(R)
+        pos = {int(p): i for i, p in enumerate(order)}
+        fold = [(a.question[other & (a.respondent == p)], a.option[other & (a.respondent == p)]) for p in order]
+        vecs = space.factorization.fold_in(fold)
+        R_local = np.array([pos[int(r)] for r in R])
+        common = dict(batch_size=cfg.batch_size, progress=cfg.progress)
+        preds = {
+            "unsteered": text_logprobs(self.model, self.builder, self.heads, survey, Q, None, progress=cfg.progress,
+                                       desc="new q unsteered"),
+            "spm_individual": spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm, vecs[R_local], Q,
+                                           desc="new q spm", **common),
+        }
+        mean = space.embeddings[self.train_respondents].mean(axis=0).astype(np.float32)
+        preds["spm_population"] = spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm,
+                                               np.repeat(mean[None], len(Q), axis=0), Q, desc="new q population", **common)
+        out: dict[str, Any] = {"n_questions": int(new_q.size), "n_respondents": int(order.size), "n_answers": int(rows.size),
+                               "questions": [survey.questions[int(q)].id for q in new_q]}
+        out["methods"] = {}
+        for name, lp in preds.items():
+            out["methods"][name] = summarize(R, lp, Y)
+            out["methods"][name]["accuracy_ci95"] = list(accuracy_interval(R, lp, Y, seed=cfg.seed))
+        cohorts = np.asarray(space.likely_cohorts)[R]
+        pairs = []
+        for c in np.unique(cohorts):
+            for q in new_q:
+                idx = np.flatnonzero((cohorts == c) & (Q == q))
+                if idx.size < cfg.min_cohort_answers:
+                    continue
+                question = survey.questions[int(q)]
+                real = np.bincount(Y[idx], minlength=question.n_options).astype(np.float64)
+                steered = alignment(np.mean([np.exp(preds["spm_individual"][i]) for i in idx], axis=0), real, question.ordinal)
+                plain = alignment(np.exp(preds["unsteered"][idx[0]]), real, question.ordinal)
+                pairs.append({"cohort": int(c), "question": question.id, "n_answers": int(idx.size),
+                              "spm": steered, "unsteered": plain})
+        out["cohort_question_pairs"] = len(pairs)
+        out["steered_closer_share"] = float(np.mean([p["spm"] > p["unsteered"] for p in pairs])) if pairs else None
+        out["alignment"] = {k: float(np.mean([p[k] for p in pairs])) if pairs else None for k in ("spm", "unsteered")}
+        out["pairs"] = pairs
         return out
 
     # ---------------------------------------------------------- unseen test
@@ -265,7 +396,7 @@ class Evaluator:
             fold = [(a.question[history[p][:K]], a.option[history[p][:K]]) for p in order]
             vecs = space.factorization.fold_in(fold)
             R_local = np.array([pos[int(r)] for r in R])
-            lp = spm_logprobs(self.model, self.builder, self.heads, survey, self.spm, vecs[R_local], Q,
+            lp = spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm, vecs[R_local], Q,
                               batch_size=cfg.batch_size, progress=cfg.progress, desc=f"unseen K={K}")
             cf = _cf_logprobs(space.factorization, R_local, Q, survey, factors=vecs)
             out[str(K)] = {

@@ -198,7 +198,8 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
 def _load_plain(location: str, device: torch.device, dtype: torch.dtype):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, trust_remote_code=False)
+    # safetensors only: a model folder's pickled .bin weights are never loaded
+    model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, trust_remote_code=False, use_safetensors=True)
     tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=False)
     model.to(device)
     if device.type == "cpu":

@@ -7,7 +7,6 @@ there (fast), else from the database.
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,18 +140,18 @@ class SpaceView:
 
 
 def _survey_from_artifacts(path: str | None, dataset_name: str, respondent_ids: list[str]) -> Survey | None:
-    """The pickled survey a saved persona space holds, if it is there and is this run's."""
-    if not path:
-        return None
-    file = Path(path) / "survey.pkl"
-    if not file.is_file():
+    """The survey a saved persona space holds (``.npz`` + JSON, never unpickled), if it is there
+    and is this run's; else ``None`` (the caller reads it from the database)."""
+    from persona_core.data.errors import DataError
+    from persona_core.data.survey_files import META, load_survey_files
+
+    if not path or not (Path(path) / META).is_file():
         return None
     try:
-        with open(file, "rb") as fh:  # written by PersonaSpace.save
-            survey = pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        survey = load_survey_files(path)
+    except DataError:
         return None
-    if not isinstance(survey, Survey) or survey.name != dataset_name or survey.respondent_ids != respondent_ids:
+    if survey.name != dataset_name or survey.respondent_ids != respondent_ids:
         return None
     return survey
 

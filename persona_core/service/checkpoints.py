@@ -81,6 +81,6 @@ def load_spm(path: str | Path, run_key: str, llm):
     from persona_core.steer.checkpoint import load_checkpoint
     from persona_core.steer.engine import model_geometry
 
-    spm, record = load_checkpoint(path, run_key=run_key, geometry=model_geometry(llm.model))
+    spm, record = load_checkpoint(path, run_key=run_key, geometry=model_geometry(llm.model), base_model=llm.model)
     spm.to(llm.device)
     return spm, record

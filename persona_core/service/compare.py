@@ -15,6 +15,7 @@ the same layout with the training instruction, scored as in training.
 """
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,26 @@ class Comparer:
         self.system_prompt = system_prompt
         self.builder = PromptBuilder(llm.tokenizer, system_prompt=system_prompt)
         self.heads = HeadCache(llm.model, max_items=64)
+        self._adapted_view: Comparer | None = None
+
+    def _adapted(self) -> "Comparer | None":
+        """For an SPM trained with a LoRA adapter: a comparer over the adapted copy of the model
+        (its own question-head cache), used for the steered side only. ``None`` otherwise."""
+        lm = None if self.spm is None else self.spm.steered_lm
+        if lm is None or lm is self.llm.model:
+            return None
+        if self._adapted_view is None:
+            self._adapted_view = Comparer(LLM(lm, self.llm.tokenizer), spm=self.spm, spm_path=self.spm_path,
+                                          system_prompt=self.system_prompt)
+        return self._adapted_view
+
+    def _plain_stream(self, question: Question | str, settings: GenerationSettings | None) -> Iterator[list[str]]:
+        """The unsteered answer alone, on the plain base model (shared question-head cache)."""
+        head, cue = self._parts(question)
+        with torch.inference_mode():
+            shared = self.heads.get(torch.tensor(head, dtype=torch.long))
+            rows = [self.llm.input_embeddings(cue)]
+        return stream_from_past(self.llm, shared, torch.ones(1, shared[0][0].shape[2], dtype=torch.long), rows, settings)
 
     # --------------------------------------------------------------- methods
     @property
@@ -224,7 +245,16 @@ class Comparer:
         description: str | None = None,
         settings: GenerationSettings | None = None,
     ) -> Iterator[tuple[str, str]]:
-        """Yield ``(unsteered piece, steered piece)`` per decoding step, from one batch."""
+        """Yield ``(unsteered piece, steered piece)`` per decoding step, from one batch (with an
+        adapter: the unsteered side on the plain base model, the steered side on the adapted copy,
+        decoded step by step side by side)."""
+        adapted = self._adapted() if method == "spm" else None
+        if adapted is not None:
+            self._check(method, persona, description)
+            plain = (pieces[0] for pieces in self._plain_stream(question, settings))
+            steered = (pieces[1] for pieces in adapted.stream(question, method, persona, description, settings))
+            yield from itertools.zip_longest(plain, steered, fillvalue="")
+            return
         if method == "spm" and self.spm_mode in KV_MODES:
             past, mask, embeds = self.kv_inputs(question, persona)
             steps = stream_from_past(self.llm, past, mask, embeds, settings)
@@ -296,5 +326,6 @@ class Comparer:
             else:
                 plain = score_texts(model, self.heads, parts, [empty])[0]
                 cut = self.builder.parts(question, self.spm.config.cue_tokens)
-                steered = score_virtual(model, self.heads, cut, self.spm_mode, self._virtual(persona))[0]
+                on = self._adapted() or self  # the adapted copy, when the SPM was trained with one
+                steered = score_virtual(on.llm.model, on.heads, cut, self.spm_mode, self._virtual(persona))[0]
         return (np.exp(plain.double().cpu().numpy()), np.exp(steered.double().cpu().numpy()))

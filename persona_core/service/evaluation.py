@@ -11,14 +11,17 @@ import numbers
 import pandas as pd
 
 #: Method names of issue 3, in the order the page lists them.
-METHOD_ORDER = ("unsteered", "demographic", "history", "shared_prompt", "spm_individual", "spm_cohort", "cf")
+METHOD_ORDER = ("majority", "unsteered", "demographic", "history", "shared_prompt", "spm_individual", "spm_cohort",
+                "spm_population", "cf")
 METHOD_LABELS = {
+    "majority": "Majority answer of the question (no LLM)",
     "unsteered": "Unsteered model",
     "demographic": "Demographic prompt",
     "history": "Answer-history prompt",
     "shared_prompt": "Shared soft prompt (PEFT)",
     "spm_individual": "SPM, respondent's embedding",
     "spm_cohort": "SPM, cohort centroid",
+    "spm_population": "SPM, population mean (what the adapter alone gives)",
     "cf": "Collaborative filtering (reference)",
 }
 
@@ -36,30 +39,36 @@ def methods_frame(results: dict) -> pd.DataFrame:
         values = methods[name] if isinstance(methods[name], dict) else {"accuracy": methods[name]}
         row = {"method": name, "description": METHOD_LABELS.get(name, name)}
         row.update({k: float(v) for k, v in values.items() if isinstance(v, numbers.Number) and not isinstance(v, bool)})
+        ci = values.get("accuracy_ci95")
+        if isinstance(ci, (list, tuple)) and len(ci) == 2:
+            row["accuracy_ci95_low"], row["accuracy_ci95_high"] = float(ci[0]), float(ci[1])
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def alignment_frame(results: dict) -> pd.DataFrame:
-    """Long table (method, cohort, alignment) of ``cohort_alignment``, whichever way it nests:
-    ``{method: {cohort: value}}``, ``{cohort: {method: value}}`` or ``{method: value}``
-    (one overall value per method, cohort ``"all"``)."""
+    """Long table (method, cohort, alignment, n_answers) of what the evaluation stores:
+    ``cohort_alignment = {"per_cohort": {cohort: {method: value, "n_answers": n, …}}, method: mean
+    over (cohort, question) pairs, "n_pairs": …}``. The per-method means become cohort ``"all"``;
+    counts and shares are never drawn as alignments."""
     raw = results.get("cohort_alignment") or {}
-    rows = []
+    columns = ["method", "cohort", "alignment", "n_answers"]
     if not isinstance(raw, dict):
-        return pd.DataFrame(columns=["method", "cohort", "alignment"])
-    method_first = any(k in METHOD_ORDER for k in raw)
-    for outer, inner in raw.items():
-        if isinstance(inner, dict):
-            for key, value in inner.items():
-                if isinstance(value, dict):  # e.g. {"alignment": x, "n": …}
-                    value = value.get("alignment", value.get("mean"))
-                if isinstance(value, numbers.Number):
-                    method, cohort = (outer, key) if method_first else (key, outer)
-                    rows.append({"method": str(method), "cohort": str(cohort), "alignment": float(value)})
-        elif isinstance(inner, numbers.Number):
-            rows.append({"method": str(outer), "cohort": "all", "alignment": float(inner)})
-    return pd.DataFrame(rows, columns=["method", "cohort", "alignment"])
+        return pd.DataFrame(columns=columns)
+    rows = []
+    per_cohort = raw.get("per_cohort") or {}
+    for cohort, entry in per_cohort.items():
+        if not isinstance(entry, dict):
+            continue
+        for method in _order(m for m in entry if m in METHOD_ORDER):
+            if isinstance(entry[method], numbers.Number):
+                rows.append({"method": method, "cohort": str(cohort), "alignment": float(entry[method]),
+                             "n_answers": int(entry.get("n_answers", 0))})
+    for method in _order(m for m in raw if m in METHOD_ORDER):
+        if isinstance(raw[method], numbers.Number):
+            rows.append({"method": method, "cohort": "all", "alignment": float(raw[method]),
+                         "n_answers": int(sum(int(e.get("n_answers", 0)) for e in per_cohort.values() if isinstance(e, dict)))})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def headline(results: dict) -> dict:

@@ -91,9 +91,12 @@ def check_run_key(record: dict[str, Any], run_key: str | None, where: str | Path
 
 
 def load_checkpoint(
-    directory: str | Path, run_key: str | None = None, geometry: dict[str, int] | None = None
+    directory: str | Path, run_key: str | None = None, geometry: dict[str, int] | None = None,
+    base_model=None,
 ) -> tuple[SoftPromptModel, dict[str, Any]]:
-    """Load an SPM and its record. ``run_key``/``geometry``: refuse a checkpoint that does not match."""
+    """Load an SPM and its record. ``run_key``/``geometry``: refuse a checkpoint that does not match.
+    ``base_model``: for an SPM trained with a LoRA adapter, load the adapter (safetensors) onto a
+    copy of this model and bind it to the SPM (:attr:`SoftPromptModel.steered_lm`)."""
     d = Path(directory)
     record = read_record(d)
     check_run_key(record, run_key, d)
@@ -107,6 +110,12 @@ def load_checkpoint(
     state = load_file(str(d / WEIGHTS))
     spm.load_state_dict(state)
     spm.eval()
+    if base_model is not None and config.adapter is not None:
+        from persona_core.steer.adapter import ADAPTER_WEIGHTS, inner_model, load_adapter
+
+        if not (d / ADAPTER_WEIGHTS).is_file():
+            raise DataError(f"this SPM was trained with a LoRA adapter, but {ADAPTER_WEIGHTS} is missing", file=d)
+        spm.bind_lm(inner_model(load_adapter(base_model, config.adapter, d)))
     return spm, record
 
 

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from persona_core.steer.adapter import AdapterConfig
+
 MODES = ("prefix", "prompt", "suffix", "suffix_kv")
 
 
@@ -59,7 +61,11 @@ class TrainConfig:
     keep the curve cheap, since scoring is batched by question.
     ``unseen_fraction`` of the respondents are kept out of SPM training entirely (for the
     unseen-respondent test). One step = one mini-batch of up to ``batch_size`` respondents
-    answering the same question (so the question's cache is shared, in suffix mode).
+    answering the same question (so the question's cache is shared, in suffix mode);
+    ``questions_per_step`` such batches (different questions) are averaged into one step, so an
+    adapter does not chase the last question it saw. ``schedule``: ``constant`` or ``cosine``
+    (to 0 over all steps) after ``warmup_steps`` of linear warm-up; ``adapter_lr``: the LoRA
+    adapter's learning rate (``None``: ``lr``).
     """
 
     lr: float = 3e-3
@@ -77,28 +83,55 @@ class TrainConfig:
     eval_answers_per_respondent: int | None = None
     seed: int = 0
     progress: bool = True
+    questions_per_step: int = 1
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    adapter_lr: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if self.questions_per_step < 1:
+            raise ValueError(f"questions_per_step must be >= 1, got {self.questions_per_step}")
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of the learning rate at (0-based) ``step``."""
+        import math
+
+        if self.warmup_steps and step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        if self.schedule == "constant":
+            return 1.0
+        total = max(1, self.epochs * self.steps_per_epoch - self.warmup_steps)
+        done = min(1.0, (step - self.warmup_steps) / total)
+        return 0.5 * (1.0 + math.cos(math.pi * done))
 
 
 @dataclass
 class SteerConfig:
-    """Everything ``python -m persona_core train`` needs: the SPM, its training, the LLM."""
+    """Everything ``python -m persona_core train`` needs: the SPM, its training, the LLM, and
+    the optional LoRA adapter shared by all personas (``None``: the LLM stays frozen)."""
 
     spm: SPMConfig = field(default_factory=SPMConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     model: str | None = None
+    adapter: AdapterConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"spm": asdict(self.spm), "train": asdict(self.train), "model": self.model}
+        return {"spm": asdict(self.spm), "train": asdict(self.train), "model": self.model,
+                "adapter": None if self.adapter is None else asdict(self.adapter)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SteerConfig":
-        unknown = set(data) - {"spm", "train", "model"}
+        unknown = set(data) - {"spm", "train", "model", "adapter"}
         if unknown:
             raise ValueError(f"unknown config section(s): {sorted(unknown)}")
+        adapter = data.get("adapter")
         return cls(
             spm=_build(SPMConfig, data.get("spm", {}), "spm"),
             train=_build(TrainConfig, data.get("train", {}), "train"),
             model=data.get("model"),
+            adapter=None if adapter is None else _build(AdapterConfig, adapter, "adapter"),
         )
 
     @classmethod
@@ -110,15 +143,27 @@ class SteerConfig:
             raise ValueError(f"{path}: not valid JSON ({exc})") from None
 
 
+def default_config() -> SteerConfig:
+    """What ``python -m persona_core train`` trains: the suffix_kv SPM jointly with one LoRA
+    adapter shared by all personas, several questions per step, warm-up then cosine decay."""
+    return SteerConfig(
+        spm=SPMConfig(),
+        train=TrainConfig(epochs=1, steps_per_epoch=300, batch_size=32, questions_per_step=4, lr=3e-3,
+                          adapter_lr=1e-3, schedule="cosine", warmup_steps=20, eval_every=100),
+        adapter=AdapterConfig(),
+    )
+
+
 def tiny_config() -> SteerConfig:
     """A configuration small enough for CI (seconds to a minute on 2 cores)."""
     return SteerConfig(
         spm=SPMConfig(mode="suffix_kv", n_tokens=1, hidden=(16,)),
         train=TrainConfig(
-            epochs=1, steps_per_epoch=20, batch_size=16, max_respondents=60, max_questions=10,
+            epochs=1, steps_per_epoch=20, batch_size=8, max_respondents=60, max_questions=10,
             min_question_answers=5, eval_every=10, eval_respondents=20, eval_questions=5,
-            lr=1e-2,
+            lr=1e-2, questions_per_step=2, adapter_lr=1e-3,
         ),
+        adapter=AdapterConfig(r=4),
     )
 
 

@@ -52,13 +52,16 @@ def _cache_from(kv: KV, batch: int) -> DynamicCache:
     return DynamicCache(ddp_cache_data=[(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in kv])
 
 
+def _kv(model, ids: torch.Tensor) -> KV:
+    device = model.get_input_embeddings().weight.device
+    out = model(input_ids=ids.view(1, -1).to(device), use_cache=True, logits_to_keep=1)
+    return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+
+
 @torch.no_grad()
 def compute_kv(model, ids: torch.Tensor) -> KV:
     """Key/values of one token sequence (batch 1), without gradient."""
-    device = model.get_input_embeddings().weight.device
-    out = model(input_ids=ids.view(1, -1).to(device), use_cache=True)
-    cache = out.past_key_values
-    return [(layer.keys.detach(), layer.values.detach()) for layer in cache.layers]
+    return [(k.detach(), v.detach()) for k, v in _kv(model, ids)]
 
 
 class HeadCache:
@@ -80,6 +83,24 @@ class HeadCache:
         else:
             self._memo.move_to_end(key)
         return kv
+
+
+class LiveHeads:
+    """Question heads computed *with* gradient (for training a LoRA adapter, whose weights change
+    the head's key/values); memoized only until :meth:`clear` (call it after every step)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self._memo: dict[tuple, KV] = {}
+
+    def get(self, head: torch.Tensor) -> KV:
+        key = tuple(head.tolist())
+        if key not in self._memo:
+            self._memo[key] = _kv(self.model, head)
+        return self._memo[key]
+
+    def clear(self) -> None:
+        self._memo.clear()
 
 
 def label_logprobs(

@@ -59,6 +59,17 @@ class SoftPromptModel(nn.Module):
             else:
                 self.head.bias.zero_()
 
+    @property
+    def steered_lm(self):
+        """The LLM this SPM steers when it was trained with a LoRA adapter (an adapted copy of the
+        base model), else ``None`` (it steers the frozen base model). Kept out of the module tree
+        so the SPM's state dict holds only its own weights."""
+        return self.__dict__.get("_steered_lm")
+
+    def bind_lm(self, lm) -> "SoftPromptModel":
+        self.__dict__["_steered_lm"] = lm
+        return self
+
     def normalize(self, z: torch.Tensor) -> torch.Tensor:
         if self.config.standardize:
             return (z - self.embedding_mean) / self.embedding_std

@@ -1,8 +1,10 @@
-"""Train a soft-prompting model on respondents' training answers (LLM frozen).
+"""Train a soft-prompting model on respondents' training answers (LLM frozen, or adapted by one
+LoRA adapter shared by all personas when the config has an ``adapter`` section).
 
-Each step takes one mini-batch of respondents who answered the same question, so in suffix
-mode the question's key/value cache is computed once (no gradient) and shared by the whole
-batch. Loss: cross-entropy over the options' label tokens. A checkpoint is written after every
+Each step takes ``questions_per_step`` mini-batches, each of respondents who answered the same
+question, so in suffix mode each question's key/value cache is computed once and shared by its
+batch (without gradient when the LLM is frozen; with gradient through the adapter otherwise).
+Loss: cross-entropy over the options' label tokens. A checkpoint is written after every
 epoch; :meth:`SPMTrainer.fit` resumes from the last one in ``checkpoint_dir``.
 """
 from __future__ import annotations
@@ -31,7 +33,14 @@ from persona_core.steer.checkpoint import (
 )
 from persona_core.steer.config import SteerConfig
 from persona_core.steer.data import SteerSplit, epoch_batches, make_split
-from persona_core.steer.engine import HeadCache, model_geometry, score_virtual
+from persona_core.steer.adapter import (
+    ADAPTER_WEIGHTS,
+    adapter_parameters,
+    attach_adapter,
+    inner_model,
+    save_adapter,
+)
+from persona_core.steer.engine import HeadCache, LiveHeads, model_geometry, score_virtual
 from persona_core.steer.model import SoftPromptModel, base_tokens
 from persona_core.steer.prompts import PromptBuilder
 from persona_core.steer.scoring import spm_logprobs
@@ -41,10 +50,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainResult:
-    """A trained SPM with its learning curve and the data it used."""
+    """A trained SPM with its learning curve and the data it used. ``lm``: the model the SPM
+    steers (the base model, or its adapted copy when the config has an adapter)."""
 
     spm: SoftPromptModel
     split: SteerSplit
+    lm: Any = None
     learning_curve: list[dict[str, float]] = field(default_factory=list)
     steps: int = 0
     seconds: float = 0.0
@@ -101,7 +112,14 @@ class SPMTrainer:
             embedding_mean=train_vecs.mean(axis=0), embedding_std=train_vecs.std(axis=0),
             base=base_tokens(self.model, self.tokenizer, cfg.spm),
         )
-        optim = torch.optim.AdamW(spm.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        peft_model = attach_adapter(self.model, cfg.adapter) if cfg.adapter is not None else None
+        lm = self.model if peft_model is None else inner_model(peft_model)
+        groups = [{"params": list(spm.parameters()), "lr": tcfg.lr, "base_lr": tcfg.lr}]
+        if peft_model is not None:
+            a_lr = tcfg.adapter_lr if tcfg.adapter_lr is not None else tcfg.lr
+            groups.append({"params": adapter_parameters(peft_model), "lr": a_lr, "base_lr": a_lr})
+        optim = torch.optim.AdamW(groups, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        heads = self.heads if peft_model is None else LiveHeads(lm)
         curve: list[dict[str, float]] = []
         start_epoch, step, elapsed, resumed = 0, 0, 0.0, None
         if resume and self.checkpoint_dir is not None and has_checkpoint(self.checkpoint_dir):
@@ -114,6 +132,11 @@ class SPMTrainer:
                 )
             loaded, _ = load_checkpoint(self.checkpoint_dir, run_key, geometry)
             spm.load_state_dict(loaded.state_dict())
+            if peft_model is not None:
+                from peft import set_peft_model_state_dict
+                from safetensors.torch import load_file
+
+                set_peft_model_state_dict(peft_model, load_file(str(self.checkpoint_dir / ADAPTER_WEIGHTS)))
             load_optimizer_state(self.checkpoint_dir, optim)
             start_epoch, step = int(record["epoch"]), int(record["step"])
             curve, elapsed, resumed = list(record.get("learning_curve", [])), float(record.get("seconds", 0.0)), start_epoch
@@ -125,28 +148,41 @@ class SPMTrainer:
         train_steps = 0
         end_epoch = tcfg.epochs if stop_after_epochs is None else min(tcfg.epochs, stop_after_epochs)
         for epoch in range(start_epoch, end_epoch):
-            batches = epoch_batches(a.question, split.train_rows, tcfg.batch_size, tcfg.seed, epoch, tcfg.steps_per_epoch)
+            batches = epoch_batches(a.question, split.train_rows, tcfg.batch_size, tcfg.seed, epoch,
+                                    None if tcfg.steps_per_epoch is None else tcfg.steps_per_epoch * tcfg.questions_per_step)
+            k = tcfg.questions_per_step
+            batches = [batches[i : i + k] for i in range(0, len(batches), k)]
             bar = tqdm(batches, desc=f"train epoch {epoch + 1}/{tcfg.epochs}", unit="step",
                        disable=not tcfg.progress, leave=False, file=sys.stderr)
             spm.train()
-            for rows in bar:
+            for step_batches in bar:
                 ts = time.perf_counter()
-                q = int(a.question[rows[0]])
-                parts = self.builder.parts(survey.questions[q], cfg.spm.cue_tokens)
-                virtual = spm(torch.from_numpy(embeddings[a.respondent[rows]]))
-                logp = score_virtual(self.model, self.heads, parts, cfg.spm.mode, virtual)
-                loss = torch.nn.functional.nll_loss(logp, torch.from_numpy(a.option[rows].astype(np.int64)))
+                for g in optim.param_groups:
+                    g["lr"] = g["base_lr"] * tcfg.lr_factor(step)
                 optim.zero_grad(set_to_none=True)
-                loss.backward()
+                n_rows = sum(len(rows) for rows in step_batches)
+                loss_sum = 0.0
+                for rows in step_batches:
+                    q = int(a.question[rows[0]])
+                    parts = self.builder.parts(survey.questions[q], cfg.spm.cue_tokens)
+                    virtual = spm(torch.from_numpy(embeddings[a.respondent[rows]]))
+                    logp = score_virtual(lm, heads, parts, cfg.spm.mode, virtual)
+                    target = torch.from_numpy(a.option[rows].astype(np.int64))
+                    loss = torch.nn.functional.nll_loss(logp, target, reduction="sum") / n_rows
+                    loss.backward()  # per question: frees its graph before the next one
+                    loss_sum += float(loss.detach())
+                    if peft_model is not None:
+                        heads.clear()
                 optim.step()
+                loss = torch.tensor(loss_sum)
                 train_time += time.perf_counter() - ts
                 train_steps += 1
                 step += 1
                 bar.set_postfix(loss=f"{loss.item():.3f}")
                 if tcfg.eval_every and step % tcfg.eval_every == 0:
-                    curve.append(self._curve_point(survey, spm, embeddings, split, step, epoch + 1, t0))
+                    curve.append(self._curve_point(survey, spm, lm, embeddings, split, step, epoch + 1, t0, peft_model))
             if not curve or curve[-1]["step"] != step:
-                curve.append(self._curve_point(survey, spm, embeddings, split, step, epoch + 1, t0))
+                curve.append(self._curve_point(survey, spm, lm, embeddings, split, step, epoch + 1, t0, peft_model))
             if self.checkpoint_dir is not None:
                 record = {
                     "run_key": run_key, "config": cfg.to_dict(), "epoch": epoch + 1, "step": step,
@@ -154,20 +190,29 @@ class SPMTrainer:
                     "split": split.to_record(survey), "survey": survey.name,
                     "survey_fingerprint": survey.fingerprint(),
                 }
+                if peft_model is not None:
+                    self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                    save_adapter(peft_model, self.checkpoint_dir)
                 save_checkpoint(self.checkpoint_dir, spm, record, optim)
         spm.eval()
+        if peft_model is not None:
+            for p in adapter_parameters(peft_model):
+                p.requires_grad_(False)
+            spm.bind_lm(lm)
         return TrainResult(
-            spm=spm, split=split, learning_curve=curve, steps=step, seconds=time.perf_counter() - t0,
+            spm=spm, split=split, lm=lm, learning_curve=curve, steps=step, seconds=time.perf_counter() - t0,
             seconds_per_step=train_time / train_steps if train_steps else float("nan"),
             resumed_from_epoch=resumed, notes=notes,
         )
 
     # ------------------------------------------------------------- helpers
-    def _curve_point(self, survey, spm, embeddings, split, step, epoch, t0) -> dict[str, float]:
+    def _curve_point(self, survey, spm, lm, embeddings, split, step, epoch, t0, peft_model=None) -> dict[str, float]:
         spm.eval()
         a = survey.answers
         rows = split.curve_rows
-        lp = spm_logprobs(self.model, self.builder, self.heads, survey, spm,
+        # an adapter changes the question heads at every step: score with fresh ones
+        heads = self.heads if peft_model is None else HeadCache(lm, max_items=512)
+        lp = spm_logprobs(lm, self.builder, heads, survey, spm,
                           embeddings[a.respondent[rows]], a.question[rows], desc="curve")
         spm.train()
         point = {"step": step, "epoch": epoch, "seconds": round(time.perf_counter() - t0, 2)}

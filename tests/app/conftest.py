@@ -26,6 +26,7 @@ def app_env(built_space, monkeypatch) -> BuiltSpace:
     """Point the app at the built space (database URL and artifacts folder by environment)."""
     monkeypatch.setenv("PERSONA_DB_URL", built_space.url)
     monkeypatch.setenv("PERSONA_ARTIFACTS_DIR", str(built_space.artifacts))
+    monkeypatch.setenv("PERSONA_ALLOW_DB_URL_FIELD", "1")  # the tests below switch databases through it
     st.cache_data.clear()
     return built_space
 

@@ -147,6 +147,16 @@ def test_every_page_with_an_empty_database_offers_a_build(tmp_path, app_env):
         assert at.button, "the build form's button is there"
 
 
+def test_database_url_field_is_off_unless_enabled(app_env, monkeypatch, tmp_path):
+    monkeypatch.delenv("PERSONA_ALLOW_DB_URL_FIELD")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state[common.DB_URL] = f"sqlite:///{tmp_path / 'other.db'}"
+    _run(at)
+    assert not [t for t in at.text_input if t.label == "Database URL"]
+    assert not (tmp_path / "other.db").exists()  # the typed URL was never opened
+    assert _texts(at, "title") == ["Opinion map"]  # the configured database is used
+
+
 def test_unreadable_database_url_gives_a_message(app_env):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state[common.DB_URL] = "nosuchdriver://x/y"

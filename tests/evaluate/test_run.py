@@ -32,14 +32,14 @@ def test_evaluation_scores_every_method_on_the_same_rows():
     cfg = SteerConfig(
         spm=SPMConfig(mode="suffix_kv", n_tokens=1, hidden=(16,)),
         train=TrainConfig(lr=3e-2, weight_decay=0.0, epochs=1, steps_per_epoch=20, batch_size=16,
-                          max_respondents=None, max_questions=None, min_question_answers=1, unseen_fraction=0.2,
+                          max_respondents=None, max_questions=4, min_question_answers=1, unseen_fraction=0.2,
                           eval_every=0, eval_respondents=10, eval_questions=None, progress=False),
     )
     trainer = SPMTrainer(model, tok, cfg)
     trained = trainer.fit(survey, space.embeddings, mask, "planted")
     record = {"run_key": "planted", "step": trained.steps, "split": trained.split.to_record(survey)}
-    ev = EvalConfig(respondents=20, questions=3, shared_prompt_steps=2, unseen_ks=(1, 5), unseen_respondents=6,
-                    unseen_answers_per_respondent=3, min_cohort_answers=3, progress=False)
+    ev = EvalConfig(respondents=20, questions=3, shared_prompt_steps=2, unseen_ks=(1, 5), unseen_respondents=12,
+                    unseen_answers_per_respondent=6, min_cohort_answers=3, progress=False)
     result = Evaluator(model, tok, space, trained.spm, record, ev).run()
 
     assert set(result["methods"]) == set(METHODS)
@@ -50,10 +50,22 @@ def test_evaluation_scores_every_method_on_the_same_rows():
     assert m["spm_individual"] >= 0.9 and m["cf"] >= 0.9
     assert m["spm_cohort"] >= 0.9  # cohorts are the groups here
     assert m["spm_individual"] > m["unsteered"] + 0.2
+    assert m["spm_individual"] > m["majority"] + 0.2  # the groups are about even: the majority is ~chance
+    assert m["spm_population"] < m["spm_individual"] - 0.2  # without the persona the SPM cannot know the group
+    for v in result["methods"].values():
+        low, high = v["accuracy_ci95"]
+        assert low <= v["accuracy"] <= high and high - low < 0.6
     assert result["spm_relative_improvement"] == pytest.approx(
         m["spm_individual"] / max(m[k] for k in ("unsteered", "demographic", "history", "shared_prompt")) - 1)
     align = result["cohort_alignment"]
     assert align["n_pairs"] > 0 and align["spm_cohort"] > align["unsteered"]
+    assert set(align["per_cohort"]) == {"0", "1"} and align["spm_cohort_better_share"] == 1.0
+    assert all(e["n_answers"] >= 3 for e in align["per_cohort"].values())
+    # two questions the SPM never trained on, personas folded in from the other questions
+    new = result["new_questions"]
+    assert new["n_questions"] == 2 and not set(new["questions"]) & set(record["split"]["questions"])
+    assert new["methods"]["spm_individual"]["accuracy"] > new["methods"]["unsteered"]["accuracy"] + 0.2
+    assert new["cohort_question_pairs"] == 4 and new["steered_closer_share"] >= 0.75
     assert set(result["unseen"]) == {"1", "5"}
     assert result["unseen"]["5"]["cf"] >= 0.9 and result["unseen"]["5"]["spm_individual"] >= 0.8
     # the unseen respondents were never trained on

@@ -119,3 +119,48 @@ def test_kv_mode_spm_generates_in_one_batch(llm, view, tmp_path, mode):
     assert result.steered == alone.strip() and result.steered
     with pytest.raises(SteeringUnavailable, match=mode):
         comparer.generation_rows("Why?", "spm", persona)
+
+
+def test_spm_with_adapter_steers_the_adapted_copy_and_leaves_the_unsteered_side_plain(llm, view, tmp_path):
+    from persona_core.service.decoding import stream_from_past
+    from persona_core.steer.adapter import AdapterConfig, adapter_parameters, attach_adapter, save_adapter
+
+    torch.manual_seed(0)
+    config = SteerConfig(spm=SPMConfig(mode="suffix_kv", n_tokens=1, hidden=(8,), init_scale=20.0),
+                         adapter=AdapterConfig(r=2))
+    spm = SoftPromptModel(config.spm, view.embeddings.shape[1], model_geometry(llm.model))
+    peft_model = attach_adapter(llm.model, config.adapter)
+    with torch.no_grad():  # a trained adapter is not the identity: perturb LoRA's B (zero at init)
+        for p in adapter_parameters(peft_model):
+            p.normal_(0, 0.05)
+    folder = tmp_path / "adapted"
+    save_checkpoint(folder, spm, {"run_key": view.run_key, "config": config.to_dict(), "epoch": 1, "step": 1})
+    save_adapter(peft_model, folder)
+
+    loaded, _ = load_spm(folder, view.run_key, llm)
+    assert loaded.steered_lm is not None and loaded.steered_lm is not llm.model
+    assert not any("lora" in n for n, _ in llm.model.named_parameters())
+    comparer = Comparer(llm, loaded, folder)
+    persona = cohort_persona(view, view.cohorts[0])
+    q = view.survey.questions[0]
+    result = comparer.compare(q, "spm", persona, settings=GREEDY)
+    # unsteered: the plain base model's answer to the plain prompt
+    head, cue = chat_split(llm.tokenizer, comparer.system_prompt, question_text(q))
+    assert result.unsteered == llm.generate([head + cue], settings=GREEDY)[0].strip()
+    # steered: the adapted copy with the persona's virtual key/values
+    adapted = comparer._adapted()
+    past, mask, embeds = adapted.kv_inputs(q, persona)
+    alone = "".join(p[0] for p in stream_from_past(adapted.llm, [(k[1:], v[1:]) for k, v in past], mask[1:], embeds[1:],
+                                                   GREEDY))
+    assert result.steered == alone.strip() and result.steered
+    plain, steered = comparer.option_probabilities(q, "spm", persona)
+    plain_text, _ = Comparer(llm).option_probabilities(q, "text", persona, "I am x.")
+    # the unsteered side never sees the adapter: it matches the plain model (batch padding aside) ...
+    np.testing.assert_allclose(plain, plain_text, atol=1e-4)
+    # ... and not the adapted copy's own unsteered answer, which the perturbed adapter moves
+    from persona_core.steer.engine import HeadCache, score_texts
+
+    on_adapter = score_texts(adapted.llm.model, HeadCache(adapted.llm.model), comparer.builder.parts(q),
+                             [torch.zeros(0, dtype=torch.long)])[0].exp().double().numpy()
+    assert np.abs(on_adapter - plain).max() > 1e-2
+    assert np.isclose(steered.sum(), 1) and not np.allclose(plain, steered)

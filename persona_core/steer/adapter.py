@@ -1,0 +1,96 @@
+"""One LoRA adapter shared by every persona, trained jointly with the SPM (PEFT).
+
+The frozen 135M model cannot carry what each question's answers look like (FINDINGS.md), so the
+steering model may adapt the LLM: one adapter for the whole population, the persona entering
+only through the SPM's virtual tokens. The adapter lives on a *copy* of the base model, so the
+memoized base model every other part of the app uses (the unsteered side above all) stays plain.
+Weights are saved and loaded as safetensors only.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+ADAPTER_WEIGHTS = "adapter.safetensors"
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass
+class AdapterConfig:
+    """LoRA settings. ``layers``: indices of the decoder layers adapted (``None``: all)."""
+
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: tuple[str, ...] = ALL_LINEAR
+    layers: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        self.target_modules = tuple(self.target_modules)
+        self.layers = None if self.layers is None else tuple(int(i) for i in self.layers)
+        if self.r < 1:
+            raise ValueError(f"adapter r must be >= 1, got {self.r}")
+
+    def lora_config(self):
+        from peft import LoraConfig
+
+        return LoraConfig(r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout,
+                          target_modules=list(self.target_modules), bias="none",
+                          layers_to_transform=None if self.layers is None else list(self.layers))
+
+
+def attach_adapter(base_model, config: AdapterConfig):
+    """A copy of ``base_model`` with a fresh LoRA adapter (only its weights train).
+
+    Returns the PEFT model; :func:`inner_model` gives the plain transformers model with the
+    LoRA layers inside, which the scoring engine calls like any causal LM.
+    """
+    from peft import get_peft_model
+
+    clone = copy.deepcopy(base_model)
+    for p in clone.parameters():
+        p.requires_grad_(False)
+    peft_model = get_peft_model(clone, config.lora_config())
+    peft_model.eval()
+    return peft_model
+
+
+def inner_model(peft_model):
+    """The transformers model inside a PEFT wrapper (LoRA layers active in it)."""
+    return peft_model.base_model.model
+
+
+def adapter_parameters(peft_model) -> list[torch.nn.Parameter]:
+    return [p for p in peft_model.parameters() if p.requires_grad]
+
+
+def save_adapter(peft_model, directory: str | Path) -> Path:
+    """Write the adapter's weights to ``directory/adapter.safetensors`` (temp name, then rename)."""
+    from peft import get_peft_model_state_dict
+
+    path = Path(directory) / ADAPTER_WEIGHTS
+    tensors = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(peft_model).items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(path)
+    return path
+
+
+def load_adapter(base_model, config: AdapterConfig, directory: str | Path):
+    """A copy of ``base_model`` with the adapter saved in ``directory`` (safetensors only)."""
+    from peft import set_peft_model_state_dict
+
+    peft_model = attach_adapter(base_model, config)
+    state = load_file(str(Path(directory) / ADAPTER_WEIGHTS))
+    result = set_peft_model_state_dict(peft_model, state)
+    unexpected = getattr(result, "unexpected_keys", None)
+    if unexpected:
+        raise ValueError(f"{directory}: adapter weights do not fit the model (unexpected {unexpected[:3]})")
+    for p in peft_model.parameters():
+        p.requires_grad_(False)
+    peft_model.eval()
+    return peft_model

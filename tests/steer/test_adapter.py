@@ -1,0 +1,81 @@
+"""The SPM trained jointly with one LoRA adapter: learns, saves as safetensors, reloads to the same
+answers, steers an adapted copy while the shared base model stays plain."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from persona_core.steer.adapter import ADAPTER_WEIGHTS, AdapterConfig
+from persona_core.steer.checkpoint import load_checkpoint
+from persona_core.steer.config import SPMConfig, SteerConfig, TrainConfig
+from persona_core.steer.engine import HeadCache, model_geometry
+from persona_core.steer.scoring import spm_logprobs, text_logprobs
+from persona_core.steer.train import SPMTrainer
+
+
+def _config(steps: int = 12, qps: int = 2) -> SteerConfig:
+    return SteerConfig(
+        spm=SPMConfig(mode="suffix_kv", n_tokens=1, hidden=(16,)),
+        train=TrainConfig(lr=3e-2, adapter_lr=1e-3, weight_decay=0.0, epochs=1, steps_per_epoch=steps, batch_size=16,
+                          questions_per_step=qps, schedule="cosine", warmup_steps=2, max_respondents=None,
+                          max_questions=None, min_question_answers=1, unseen_fraction=0.0, eval_every=0,
+                          eval_respondents=80, eval_questions=None, progress=False),
+        adapter=AdapterConfig(r=4),
+    )
+
+
+@pytest.mark.slow
+def test_spm_with_adapter_learns_saves_and_reloads(lm, planted, tmp_path):
+    model, tok = lm
+    survey, emb, _, mask = planted
+    base_before = {k: v.clone() for k, v in model.state_dict().items() if k.endswith("q_proj.weight")}
+    questions = np.arange(survey.n_questions)
+    from persona_core.steer.prompts import PromptBuilder
+
+    plain_before = text_logprobs(model, PromptBuilder(tok), HeadCache(model), survey, questions)
+    trainer = SPMTrainer(model, tok, _config(), checkpoint_dir=tmp_path)
+    result = trainer.fit(survey, emb, mask, run_key="planted")
+    # 12 steps of 2 questions x 16 answers; planted answers are the group's: chance is 0.5
+    assert result.steps == 11  # 22 per-question batches in the epoch, 2 per step
+    assert result.learning_curve[-1]["accuracy"] >= 0.8, result.learning_curve
+    assert result.lm is not model and any("lora" in n for n, _ in result.lm.named_parameters())
+    # the shared base model is untouched: no LoRA layers, same weights
+    assert not any("lora" in n for n, _ in model.named_parameters())
+    for k, v in base_before.items():
+        assert torch.equal(model.state_dict()[k], v)
+    assert (tmp_path / ADAPTER_WEIGHTS).is_file() and not list(tmp_path.glob("*.bin")) and not list(tmp_path.glob("*.pt"))
+
+    spm, record = load_checkpoint(tmp_path, run_key="planted", geometry=model_geometry(model), base_model=model)
+    assert record["config"]["adapter"]["r"] == 4 and spm.steered_lm is not None
+    a = survey.answers.take(mask)
+    vec = emb[a.respondent]
+    fresh = spm_logprobs(result.lm, trainer.builder, HeadCache(result.lm), survey, result.spm, vec, a.question)
+    reloaded = spm_logprobs(spm.steered_lm, trainer.builder, HeadCache(spm.steered_lm), survey, spm, vec, a.question)
+    np.testing.assert_allclose(np.stack(fresh), np.stack(reloaded), atol=1e-4)
+    # without the persona signal (groups swapped) the adapted model answers the other group's way
+    flipped = emb[:, [1, 0, 2, 3]][a.respondent]
+    lp = spm_logprobs(spm.steered_lm, trainer.builder, HeadCache(spm.steered_lm), survey, spm, flipped, a.question)
+    assert np.mean([np.argmax(p) == y for p, y in zip(lp, a.option)]) <= 0.2
+    # the unsteered side, scored on the base model, is what it was before any training
+    plain_after = text_logprobs(model, trainer.builder, HeadCache(model), survey, questions)
+    np.testing.assert_allclose(np.stack(plain_after), np.stack(plain_before), atol=0)
+
+
+def test_learning_rate_schedule_warms_up_then_decays():
+    t = TrainConfig(lr=1.0, epochs=1, steps_per_epoch=10, schedule="cosine", warmup_steps=2)
+    f = [t.lr_factor(s) for s in range(10)]
+    assert f[0] == pytest.approx(0.5) and f[1] == pytest.approx(1.0) and f[2] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[2:], f[3:])) and f[-1] < 0.1
+    assert TrainConfig(schedule="constant").lr_factor(123) == 1.0
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(schedule="linear")
+
+
+def test_config_round_trip_with_and_without_adapter():
+    cfg = _config()
+    assert SteerConfig.from_dict(cfg.to_dict()) == cfg
+    frozen = SteerConfig.from_dict({"spm": {}, "train": {}})
+    assert frozen.adapter is None
+    with pytest.raises(ValueError, match="adapter"):
+        SteerConfig.from_dict({"adapter": {"rank": 4}})
