@@ -47,7 +47,7 @@ def sidebar() -> None:
                          help="SPM checkpoints trained on this embedding run (python -m persona_core train)")
         persona = st.session_state.get(common.PERSONA)
         if persona is not None:
-            st.info(f"Steering toward: **{persona.title}**")
+            st.info(f"Steering toward: **{common.literal(persona.title)}**")
 
 
 page = st.navigation(PAGES)

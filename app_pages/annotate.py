@@ -171,7 +171,7 @@ if message is not None:
 persona_text = induced_persona_text(url, annotator)
 if persona_text:
     with st.expander("Your induced persona (SynthesizeMe)"):
-        st.write(persona_text)
+        st.text(persona_text)  # model-written: shown as text, never as Markdown
 
 # the pair on screen: the current one while it is still pending, else the next pending one
 skipped = st.session_state.setdefault(SKIPPED, set())

@@ -180,3 +180,14 @@ def build_space(url: str | None, kind: str, path: str | None, wave: str | None) 
 def set_persona(persona) -> None:
     """Make ``persona`` the steering target (shown on the Compare page)."""
     st.session_state[PERSONA] = persona
+
+
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~$:")
+
+
+def literal(text: object) -> str:
+    """Text from models, annotators or data files, safe inside ``st.markdown``: every Markdown
+    (and HTML) special character is backslash-escaped, so links, images, emphasis and tags are
+    shown as the characters they are; line breaks are kept."""
+    escaped = "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in str(text))
+    return escaped.replace("\n", "  \n")

@@ -31,8 +31,8 @@ def _description(url, run_id, kind, key, members) -> str:
 def _md(text: str, streaming: bool = False) -> str:
     """Model text as markdown that keeps its line breaks (a cursor while streaming)."""
     if streaming:
-        return text.replace("\n", "  \n") + " ▌"
-    return text.replace("\n", "  \n") if text.strip() else "*(empty answer)*"
+        return common.literal(text) + " ▌"
+    return common.literal(text) if text.strip() else "*(empty answer)*"
 
 
 ctx = common.require_space()
@@ -85,7 +85,7 @@ if source == "bank":
     qid = st.selectbox("Survey question", list(questions), key="compare_question",
                        format_func=lambda i: f"{i}: {questions[i].text[:90]}")
     question = questions[qid]
-    st.markdown("**Options:** " + " · ".join(f"{chr(65 + k)}. {o}" for k, o in enumerate(question.options)))
+    st.markdown("**Options:** " + " · ".join(f"{chr(65 + k)}\\. {common.literal(o)}" for k, o in enumerate(question.options)))
 else:
     text = st.text_area("Your question", key="compare_free", placeholder="e.g. What should the government do about crime?")
     question = text.strip() or None
@@ -101,11 +101,11 @@ if persona is not None and source == "bank":
             st.caption(f"Respondent {persona.key} did not answer this question.")
         else:
             where = "held out from the factorization" if real.heldout else "used to fit the embedding"
-            st.markdown(f"**Real answer of respondent {persona.key}:** {chr(65 + real.chosen)}. "
-                        f"{real.options[real.chosen]} *({where})*")
+            st.markdown(f"**Real answer of respondent {common.literal(persona.key)}:** {chr(65 + real.chosen)}\\. "
+                        f"{common.literal(real.options[real.chosen])} *({where})*")
     elif real.n:
         st.markdown(f"**Real answers of the {len(persona.members)} members:** {real.n} answered · "
-                    + " · ".join(f"{o} {s:.0%}" for o, s in zip(real.options, real.shares)))
+                    + " · ".join(f"{common.literal(o)} {s:.0%}" for o, s in zip(real.options, real.shares)))
     else:
         st.caption("None of the members answered this question.")
 
@@ -153,7 +153,7 @@ with left:
     st.markdown("#### Unsteered")
     box_plain = st.container(key="answer_unsteered", border=True)
 with right:
-    st.markdown(f"#### Steered toward {title}")
+    st.markdown(f"#### Steered toward {common.literal(title)}")
     box_steered = st.container(key="answer_steered", border=True)
 
 if clicked and ready:

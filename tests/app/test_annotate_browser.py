@@ -3,6 +3,7 @@ submit, S to skip) on the Annotate page, then find exactly those votes in the DP
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from db.session import dispose_engine, session_scope, upgrade_database
 from persona_core.preferences import store
@@ -39,9 +40,9 @@ def test_keyboard_annotation_ends_up_in_the_export(pair_db, tmp_path):
         page.goto(f"{url}/annotate?annotator=keyboard-kim")
         page.wait_for_selector(".st-key-annotate_submit button", timeout=120_000)
         e2e.wait_idle(page)
-        assert page.get_by_text("Annotating as").is_visible()
-        assert page.get_by_text("keys: 1–4 choose, Enter submit, S skip").is_visible()
-        assert page.get_by_text("0 of 5 annotated").is_visible()
+        expect(page.get_by_text("Annotating as")).to_be_visible()
+        expect(page.get_by_text("keys: 1–4 choose, Enter submit, S skip")).to_be_visible()
+        expect(page.get_by_text("0 of 5 annotated")).to_be_visible()
 
         skipped = _texts(page)
         page.keyboard.press("s")

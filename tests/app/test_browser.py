@@ -4,6 +4,7 @@ answers appear and differ. Screenshots of every page go to test-artifacts/ (git-
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from persona_core.llm import GenerationSettings
 from tests.app import e2e
@@ -53,7 +54,7 @@ def test_map_cohort_compare_in_chromium(steered_space):
 
         e2e.open_map(page, url)
         assert page.locator('[data-testid="stPlotlyChart"]').count() == 1
-        assert page.get_by_text("No respondents selected").is_visible()
+        expect(page.get_by_text("No respondents selected")).to_be_visible()
         page.screenshot(path=str(shots / "map.png"), full_page=True)
         e2e.select_option(page, "Colour by", "Answer · climate")
         page.screenshot(path=str(shots / "map_by_answer.png"))
@@ -62,13 +63,13 @@ def test_map_cohort_compare_in_chromium(steered_space):
         e2e.select_option(page, "Cohort", view.cohort_title(label))
         page.get_by_role("button", name="Steer toward this cohort").click()
         e2e.wait_idle(page)
-        assert page.get_by_text(f"Persona set to {view.cohort_title(label)}").is_visible()
+        expect(page.get_by_text(f"Persona set to {view.cohort_title(label)}")).to_be_visible()
         page.screenshot(path=str(shots / "cohorts.png"), full_page=True)
 
         e2e.go_to(page, "Compare")
         # the persona picked on the Cohorts page is preselected; the tiny SPM is found and used
-        assert page.get_by_text(f"Steered toward {view.cohort_title(label)}").is_visible()
-        assert page.get_by_text("Soft prompt (SPM) from the persona's embedding").is_visible()
+        expect(page.get_by_text(f"Steered toward {view.cohort_title(label)}")).to_be_visible()
+        expect(page.get_by_text("Soft prompt (SPM) from the persona's embedding")).to_be_visible()
         e2e.select_option(page, "Survey question", f"{QUESTION}: {view.survey.questions[view.survey.question_index(QUESTION)].text}")
         page.get_by_role("slider", name="Temperature").focus()
         page.keyboard.press("Home")  # temperature 0: greedy, so only steering makes the sides differ
@@ -87,7 +88,7 @@ def test_map_cohort_compare_in_chromium(steered_space):
         e2e.wait_idle(page)
         # the rerun that shows the confirmation can start after wait_idle returns: wait for it
         page.get_by_text("Stored as pair").wait_for(state="visible", timeout=30_000)
-        assert page.get_by_text("Stored as pair").is_visible()
+        expect(page.get_by_text("Stored as pair")).to_be_visible()
 
         e2e.go_to(page, "Evaluation")
         page.screenshot(path=str(shots / "evaluation.png"), full_page=True)
