@@ -157,7 +157,7 @@ def test_induced_persona_and_statistics_are_shown(pair_db):
     for who in ("ana", "bo"):
         store.submit_vote(url, pair_id=ids[0], annotator=who, choice="b", displayed_order="ab", token=store.new_token())
     at = _page("ana")
-    assert any("This person likes short answers." in m.value for m in at.markdown)
+    assert any(t.value == "This person likes short answers." for t in at.text)  # plain text, not Markdown
     assert "1 of 12" in at.get("progress")[0].proto.text
     text = "\n".join(m.value for m in at.markdown)
     assert "raw agreement 100.0%" in text and "12 pairs, 2 current votes" in text
