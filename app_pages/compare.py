@@ -98,7 +98,7 @@ if persona is not None and source == "bank":
     real = views.real_answers(view, persona.members, question.id)
     if persona.kind == "respondent":
         if real.chosen is None:
-            st.caption(f"Respondent {persona.key} did not answer this question.")
+            st.caption(f"Respondent {common.literal(persona.key)} did not answer this question.")
         else:
             where = "held out from the factorization" if real.heldout else "used to fit the embedding"
             st.markdown(f"**Real answer of respondent {common.literal(persona.key)}:** {chr(65 + real.chosen)}\\. "

@@ -73,7 +73,9 @@ def run_build(args: argparse.Namespace) -> dict:
         upgrade_database(args.db)
         with session_scope(args.db) as session:
             existing = latest_embedding_run(session, survey.name)
-        readable = existing is not None and existing.artifact_path and (Path(existing.artifact_path) / "survey.json").is_file()
+        from persona_core.data.survey_files import META
+
+        readable = existing is not None and existing.artifact_path and (Path(existing.artifact_path) / META).is_file()
         if existing is not None and not readable:
             print(f"{survey.name}: persona space run {existing.id} was saved in an older format; building it again",
                   file=sys.stderr)

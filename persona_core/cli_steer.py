@@ -47,7 +47,7 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
 
 # ------------------------------------------------------------------ helpers
 def _read_config(args) -> tuple[Any, dict]:
-    from persona_core.steer.config import default_config, tiny_config
+    from persona_core.steer.config import SteerConfig, default_config, tiny_config
 
     data: dict = {}
     if args.config:
@@ -56,8 +56,6 @@ def _read_config(args) -> tuple[Any, dict]:
         except (OSError, json.JSONDecodeError) as exc:
             raise DataError(f"cannot read the config ({exc})", file=args.config) from None
     eval_section = data.pop("eval", {}) if isinstance(data, dict) else {}
-    from persona_core.steer.config import SteerConfig
-
     base = tiny_config() if args.tiny else default_config()
     merged = base.to_dict()
     for section in ("spm", "train"):

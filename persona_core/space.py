@@ -204,12 +204,12 @@ class PersonaSpace:
     def load(cls, directory: str | Path) -> "PersonaSpace":
         """Read a saved space (fast: the reducer and clusterer load lazily when needed). Nothing
         read here is unpickled; see :meth:`_load_fitted` for the reducer and clusterer."""
-        from persona_core.data.survey_files import load_survey_files
+        from persona_core.data.survey_files import META, load_survey_files
 
         d = Path(directory)
         if not (d / "space.json").exists():
             raise FileNotFoundError(f"no persona space saved in {d} (missing space.json)")
-        if (d / "survey.pkl").exists() and not (d / "survey.json").exists():
+        if (d / "survey.pkl").exists() and not (d / META).exists():
             from persona_core.data.errors import DataError
 
             raise DataError("this persona space was saved by an older version (its survey as a pickle, which is "

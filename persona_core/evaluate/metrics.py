@@ -19,15 +19,18 @@ def top_choice(logprobs: Sequence[np.ndarray]) -> np.ndarray:
     return np.array([int(np.argmax(p)) for p in _as_list(logprobs)], dtype=np.int64)
 
 
+def accuracy_by_respondent(respondents: np.ndarray, predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Each respondent's accuracy over their rows (one value per distinct respondent)."""
+    hit = (np.asarray(predicted) == np.asarray(truth)).astype(np.float64)
+    _, inv = np.unique(np.asarray(respondents), return_inverse=True)
+    return np.bincount(inv, weights=hit) / np.bincount(inv)
+
+
 def per_respondent_accuracy(respondents: np.ndarray, predicted: np.ndarray, truth: np.ndarray) -> float:
     """Accuracy within each respondent, then averaged over respondents (Li et al.'s metric)."""
-    respondents = np.asarray(respondents)
-    if respondents.size == 0:
+    if np.asarray(respondents).size == 0:
         return float("nan")
-    hit = (np.asarray(predicted) == np.asarray(truth)).astype(np.float64)
-    _, inv = np.unique(respondents, return_inverse=True)
-    per = np.bincount(inv, weights=hit) / np.bincount(inv)
-    return float(per.mean())
+    return float(accuracy_by_respondent(respondents, predicted, truth).mean())
 
 
 def pooled_accuracy(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -89,10 +92,7 @@ def accuracy_interval(respondents: np.ndarray, logprobs: Sequence[np.ndarray], t
     """Bootstrap interval (percentile, resampling respondents) of the per-respondent accuracy."""
     from scipy.stats import bootstrap
 
-    respondents = np.asarray(respondents)
-    hit = (top_choice(logprobs) == np.asarray(truth)).astype(np.float64)
-    _, inv = np.unique(respondents, return_inverse=True)
-    per = np.bincount(inv, weights=hit) / np.bincount(inv)
+    per = accuracy_by_respondent(respondents, top_choice(logprobs), truth)
     if per.size < 2:
         return (float("nan"), float("nan"))
     res = bootstrap((per,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile",

@@ -140,10 +140,7 @@ class Evaluator:
             t = time.perf_counter()
             preds[name] = self._cached(name, rows, lambda: self._method(name, rows, R, Q))
             seconds[name] = round(time.perf_counter() - t, 2)
-        methods = {}
-        for name, lp in preds.items():
-            methods[name] = summarize(R, lp, Y)
-            methods[name]["accuracy_ci95"] = list(accuracy_interval(R, lp, Y, seed=cfg.seed))
+        methods = {name: self._scores(R, lp, Y) for name, lp in preds.items()}
         align = self._cohort_alignment(preds, R, Q, Y, cohorts)
         base = {m: methods[m]["accuracy"] for m in BASELINES if m in methods}
         prompting = {m: methods[m]["accuracy"] for m in PROMPTING if m in methods}
@@ -205,9 +202,8 @@ class Evaluator:
             return spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm, vecs, Q,
                                 batch_size=cfg.batch_size, **common)
         if name == "spm_population":
-            mean = space.embeddings[self.train_respondents].mean(axis=0).astype(np.float32)
             return spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm,
-                                np.repeat(mean[None], len(Q), axis=0), Q, batch_size=cfg.batch_size, **common)
+                                self._population_vectors(len(Q)), Q, batch_size=cfg.batch_size, **common)
         if name == "cf":
             return _cf_logprobs(space.factorization, R, Q, survey)
         raise ValueError(f"unknown method {name!r}")
@@ -244,6 +240,24 @@ class Evaluator:
         tmp.replace(path)
         return preds
 
+    def _scores(self, R: np.ndarray, lp: list[np.ndarray], Y: np.ndarray) -> dict[str, Any]:
+        """:func:`summarize` plus the accuracy's 95 % bootstrap interval."""
+        scores: dict[str, Any] = summarize(R, lp, Y)
+        scores["accuracy_ci95"] = list(accuracy_interval(R, lp, Y, seed=self.config.seed))
+        return scores
+
+    def _population_vectors(self, n: int) -> np.ndarray:
+        """The population-mean persona (mean of the training respondents' embeddings), ``n`` times."""
+        mean = self.space.embeddings[self.train_respondents].mean(axis=0).astype(np.float32)
+        return np.repeat(mean[None], n, axis=0)
+
+    def _group_alignment(self, lp: list[np.ndarray], idx: np.ndarray, Y: np.ndarray, q: int) -> float:
+        """Alignment of the mean predicted distribution of rows ``idx`` (all on question ``q``)
+        with those rows' real answer distribution."""
+        question = self.space.survey.questions[int(q)]
+        real = np.bincount(Y[idx], minlength=question.n_options).astype(np.float64)
+        return alignment(np.mean([np.exp(lp[i]) for i in idx], axis=0), real, question.ordinal)
+
     def _majority_logprobs(self, Q: np.ndarray) -> list[np.ndarray]:
         """The per-question distribution of the training respondents' training answers (its top
         option is the majority answer), add-one smoothed."""
@@ -261,10 +275,9 @@ class Evaluator:
             return np.asarray(cents[label], np.float32)
         return self.space.embeddings.mean(axis=0)  # no cohort at all: the population centroid
 
-    def _cohort_alignment(self, preds, R, Q, Y, cohorts) -> dict[str, float | None]:
+    def _cohort_alignment(self, preds, R, Q, Y, cohorts) -> dict[str, Any]:
         """Mean alignment over (cohort, question) pairs with enough rows: the method's mean
         predicted distribution vs the cohort's real answer distribution on those rows."""
-        survey = self.space.survey
         c = cohorts[R]
         pairs = []
         for key in np.unique(np.stack([c, Q], axis=1), axis=0):
@@ -272,15 +285,8 @@ class Evaluator:
             if idx.size >= self.config.min_cohort_answers:
                 pairs.append((int(key[1]), idx))
         out: dict[str, Any] = {"n_pairs": len(pairs)}
-        per_pair: dict[str, list[float]] = {}
         for name, lp in preds.items():
-            vals = []
-            for q, idx in pairs:
-                question = survey.questions[q]
-                real = np.bincount(Y[idx], minlength=question.n_options).astype(np.float64)
-                model = np.mean([np.exp(lp[i]) for i in idx], axis=0)
-                vals.append(alignment(model, real, question.ordinal))
-            per_pair[name] = vals
+            vals = [self._group_alignment(lp, idx, Y, q) for q, idx in pairs]
             out[name] = float(np.mean(vals)) if vals else None
         # per cohort: every answer of the cohort on the eval questions (pairs pooled), so each
         # cohort's figure rests on all its answers, not on one (cohort, question) pair
@@ -291,14 +297,9 @@ class Evaluator:
                 continue
             entry: dict[str, float] = {"n_answers": int(rows_c.size), "n_questions": int(np.unique(Q[rows_c]).size)}
             for name, lp in preds.items():
-                vals, weights = [], []
-                for q in np.unique(Q[rows_c]):
-                    idx = rows_c[Q[rows_c] == q]
-                    question = survey.questions[int(q)]
-                    real = np.bincount(Y[idx], minlength=question.n_options).astype(np.float64)
-                    vals.append(alignment(np.mean([np.exp(lp[i]) for i in idx], axis=0), real, question.ordinal))
-                    weights.append(idx.size)
-                entry[name] = float(np.average(vals, weights=weights))
+                groups = [(q, rows_c[Q[rows_c] == q]) for q in np.unique(Q[rows_c])]
+                entry[name] = float(np.average([self._group_alignment(lp, idx, Y, q) for q, idx in groups],
+                                               weights=[idx.size for _, idx in groups]))
             per_cohort[str(int(label))] = entry
         out["per_cohort"] = per_cohort
         if per_cohort and "spm_cohort" in preds and "unsteered" in preds:
@@ -346,15 +347,11 @@ class Evaluator:
             "spm_individual": spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm, vecs[R_local], Q,
                                            desc="new q spm", **common),
         }
-        mean = space.embeddings[self.train_respondents].mean(axis=0).astype(np.float32)
         preds["spm_population"] = spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm,
-                                               np.repeat(mean[None], len(Q), axis=0), Q, desc="new q population", **common)
+                                               self._population_vectors(len(Q)), Q, desc="new q population", **common)
         out: dict[str, Any] = {"n_questions": int(new_q.size), "n_respondents": int(order.size), "n_answers": int(rows.size),
                                "questions": [survey.questions[int(q)].id for q in new_q]}
-        out["methods"] = {}
-        for name, lp in preds.items():
-            out["methods"][name] = summarize(R, lp, Y)
-            out["methods"][name]["accuracy_ci95"] = list(accuracy_interval(R, lp, Y, seed=cfg.seed))
+        out["methods"] = {name: self._scores(R, lp, Y) for name, lp in preds.items()}
         cohorts = np.asarray(space.likely_cohorts)[R]
         pairs = []
         for c in np.unique(cohorts):
@@ -362,12 +359,9 @@ class Evaluator:
                 idx = np.flatnonzero((cohorts == c) & (Q == q))
                 if idx.size < cfg.min_cohort_answers:
                     continue
-                question = survey.questions[int(q)]
-                real = np.bincount(Y[idx], minlength=question.n_options).astype(np.float64)
-                steered = alignment(np.mean([np.exp(preds["spm_individual"][i]) for i in idx], axis=0), real, question.ordinal)
-                plain = alignment(np.exp(preds["unsteered"][idx[0]]), real, question.ordinal)
-                pairs.append({"cohort": int(c), "question": question.id, "n_answers": int(idx.size),
-                              "spm": steered, "unsteered": plain})
+                pairs.append({"cohort": int(c), "question": survey.questions[int(q)].id, "n_answers": int(idx.size),
+                              "spm": self._group_alignment(preds["spm_individual"], idx, Y, q),
+                              "unsteered": self._group_alignment(preds["unsteered"], idx, Y, q)})
         out["cohort_question_pairs"] = len(pairs)
         out["steered_closer_share"] = float(np.mean([p["spm"] > p["unsteered"] for p in pairs])) if pairs else None
         out["alignment"] = {k: float(np.mean([p[k] for p in pairs])) if pairs else None for k in ("spm", "unsteered")}

@@ -80,16 +80,20 @@ def save_adapter(peft_model, directory: str | Path) -> Path:
     return path
 
 
-def load_adapter(base_model, config: AdapterConfig, directory: str | Path):
-    """A copy of ``base_model`` with the adapter saved in ``directory`` (safetensors only)."""
+def restore_adapter(peft_model, directory: str | Path) -> None:
+    """Put the adapter weights saved in ``directory`` (safetensors only) into ``peft_model``."""
     from peft import set_peft_model_state_dict
 
-    peft_model = attach_adapter(base_model, config)
-    state = load_file(str(Path(directory) / ADAPTER_WEIGHTS))
-    result = set_peft_model_state_dict(peft_model, state)
+    result = set_peft_model_state_dict(peft_model, load_file(str(Path(directory) / ADAPTER_WEIGHTS)))
     unexpected = getattr(result, "unexpected_keys", None)
     if unexpected:
         raise ValueError(f"{directory}: adapter weights do not fit the model (unexpected {unexpected[:3]})")
+
+
+def load_adapter(base_model, config: AdapterConfig, directory: str | Path):
+    """A frozen copy of ``base_model`` with the adapter saved in ``directory``."""
+    peft_model = attach_adapter(base_model, config)
+    restore_adapter(peft_model, directory)
     for p in peft_model.parameters():
         p.requires_grad_(False)
     peft_model.eval()

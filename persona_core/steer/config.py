@@ -62,8 +62,8 @@ class TrainConfig:
     ``unseen_fraction`` of the respondents are kept out of SPM training entirely (for the
     unseen-respondent test). One step = one mini-batch of up to ``batch_size`` respondents
     answering the same question (so the question's cache is shared, in suffix mode);
-    ``questions_per_step`` such batches (different questions) are averaged into one step, so an
-    adapter does not chase the last question it saw. ``schedule``: ``constant`` or ``cosine``
+    ``questions_per_step`` such batches (consecutive in the shuffled order, so mostly of different
+    questions) are averaged into one step, so an adapter does not chase the last question it saw. ``schedule``: ``constant`` or ``cosine``
     (to 0 over all steps) after ``warmup_steps`` of linear warm-up; ``adapter_lr``: the LoRA
     adapter's learning rate (``None``: ``lr``).
     """
@@ -93,6 +93,8 @@ class TrainConfig:
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
         if self.questions_per_step < 1:
             raise ValueError(f"questions_per_step must be >= 1, got {self.questions_per_step}")
+        if self.schedule == "cosine" and self.steps_per_epoch is None:
+            raise ValueError("the cosine schedule needs steps_per_epoch (its length is epochs x steps_per_epoch)")
 
     def lr_factor(self, step: int) -> float:
         """Multiplier of the learning rate at (0-based) ``step``."""

@@ -33,13 +33,7 @@ from persona_core.steer.checkpoint import (
 )
 from persona_core.steer.config import SteerConfig
 from persona_core.steer.data import SteerSplit, epoch_batches, make_split
-from persona_core.steer.adapter import (
-    ADAPTER_WEIGHTS,
-    adapter_parameters,
-    attach_adapter,
-    inner_model,
-    save_adapter,
-)
+from persona_core.steer.adapter import adapter_parameters, attach_adapter, inner_model, restore_adapter, save_adapter
 from persona_core.steer.engine import HeadCache, LiveHeads, model_geometry, score_virtual
 from persona_core.steer.model import SoftPromptModel, base_tokens
 from persona_core.steer.prompts import PromptBuilder
@@ -133,10 +127,7 @@ class SPMTrainer:
             loaded, _ = load_checkpoint(self.checkpoint_dir, run_key, geometry)
             spm.load_state_dict(loaded.state_dict())
             if peft_model is not None:
-                from peft import set_peft_model_state_dict
-                from safetensors.torch import load_file
-
-                set_peft_model_state_dict(peft_model, load_file(str(self.checkpoint_dir / ADAPTER_WEIGHTS)))
+                restore_adapter(peft_model, self.checkpoint_dir)
             load_optimizer_state(self.checkpoint_dir, optim)
             start_epoch, step = int(record["epoch"]), int(record["step"])
             curve, elapsed, resumed = list(record.get("learning_curve", [])), float(record.get("seconds", 0.0)), start_epoch
@@ -174,11 +165,10 @@ class SPMTrainer:
                     if peft_model is not None:
                         heads.clear()
                 optim.step()
-                loss = torch.tensor(loss_sum)
                 train_time += time.perf_counter() - ts
                 train_steps += 1
                 step += 1
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+                bar.set_postfix(loss=f"{loss_sum:.3f}")
                 if tcfg.eval_every and step % tcfg.eval_every == 0:
                     curve.append(self._curve_point(survey, spm, lm, embeddings, split, step, epoch + 1, t0, peft_model))
             if not curve or curve[-1]["step"] != step:
