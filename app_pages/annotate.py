@@ -1,7 +1,8 @@
 """Annotate: preference pairs shown blind (random left/right order, nothing telling which side is
 steered); A better / B better / tie / both bad, an optional rationale, keyboard shortcuts,
 progress, undo; the annotator's induced persona and the statistics. The work happens in
-:mod:`persona_core.preferences`."""
+:mod:`persona_core.preferences`; the database is reached through
+:mod:`persona_core.service.annotation`."""
 from __future__ import annotations
 
 import time
@@ -13,6 +14,7 @@ from app_pages import common
 from persona_core.preferences import order as blind
 from persona_core.preferences import store
 from persona_core.preferences.personas import induced_persona_text
+from persona_core.service import annotation
 
 ANNOTATOR = "annotator"  # session_state keys
 CURRENT = "annotate_current"  # {"pair_id", "order", "token", "shown_at"} of the pair on screen
@@ -60,15 +62,7 @@ doc.addEventListener('keydown', handler, true);
 @st.cache_resource(show_spinner=False)
 def _migrated(url: str | None) -> str:
     """Create the annotation tables if this database has not got them yet (once per URL)."""
-    from db.session import upgrade_database
-
-    return upgrade_database(url)
-
-
-def _session(url: str | None):
-    from db.session import session_scope
-
-    return session_scope(url)
+    return annotation.prepare_database(url)
 
 
 # ------------------------------------------------------------------ callbacks
@@ -157,10 +151,9 @@ if not annotator:
     st.caption("Crowd-work links can pass it as `?annotator=NAME`.")
     st.stop()
 
-with _session(url) as s:
-    prog = store.progress(s, annotator)
+prog = annotation.annotator_progress(url, annotator)
 who, change = st.columns([4, 1])
-who.markdown(f"Annotating as **{annotator}**")
+who.markdown(f"Annotating as **{common.literal(annotator)}**")
 change.button("Change name", key="annotate_change", on_click=_change_annotator)
 st.progress(prog.done / prog.total if prog.total else 0.0, text=f"{prog.label} annotated")
 
@@ -193,8 +186,7 @@ if current is None:
                 "`python -m persona_core pairs generate ...` or `pairs import FILE.jsonl`.")
     st.button("Undo last", key="annotate_undo", on_click=_undo, args=(url, annotator))
 else:
-    with _session(url) as s:
-        pair = store.get_pair(s, current["pair_id"])
+    pair = annotation.load_pair(url, current["pair_id"])
     left, right = blind.displayed(pair.response_a, pair.response_b, current["order"])
     st.caption(f"Pair {pair.id} · {len(prog.pending)} left · keys: 1–4 choose, Enter submit, S skip")
     st.markdown("**Prompt**")

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from db.pgserver import PostgresUnavailable, TemporaryPostgres  # noqa: E402
 from db.session import dispose_engines, session_scope, upgrade_database  # noqa: E402
-from db.store import load_survey, save_survey  # noqa: E402
+from persona_core.data.survey_db import load_survey, save_survey  # noqa: E402
 from persona_core.data.errors import DataError  # noqa: E402
 from persona_core.data.survey import Answers, Question, Survey  # noqa: E402
 

@@ -1,5 +1,8 @@
 """Persistence API used by the pipeline and the app: plain types in, plain types out.
 
+Nothing here imports ``persona_core``: a survey travels as :class:`DatasetRows` (its table
+rows), converted to and from ``Survey`` by :mod:`persona_core.data.survey_db`.
+
 Every function works inside the caller's session (see :func:`db.session.session_scope`), so
 one ``with session_scope(url) as s:`` block is one transaction: a survey load or an embedding
 run lands whole or not at all.
@@ -34,8 +37,6 @@ from db.models import (
     Respondent,
     RespondentEmbedding,
 )
-from persona_core.data.survey import Answers, Survey
-from persona_core.data.survey import Question as SurveyQuestion
 
 VECTOR_DTYPE = np.dtype("<f4")  # respondent vectors are stored as little-endian float32 bytes
 
@@ -53,6 +54,36 @@ class NotFoundError(StoreError, LookupError):
 
 
 # --------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class QuestionRow:
+    key: str
+    text: str
+    ordinal: bool
+    options: tuple[str, ...]  # in their natural order
+
+
+@dataclass
+class DatasetRows:
+    """A dataset as the rows of its tables: questions and respondents in order, answers as
+    positions into them (``answer_*`` arrays aligned, in the order they were given)."""
+
+    name: str
+    kind: str
+    fingerprint: str  # content hash; an equal dataset is not stored twice
+    source: dict
+    attribute_schema: list[dict]  # how to rebuild the attribute columns (JSON)
+    questions: list[QuestionRow]
+    respondent_keys: list[str]
+    respondent_attributes: list[dict]  # one JSON object per respondent
+    answer_respondent: np.ndarray
+    answer_question: np.ndarray
+    answer_option: np.ndarray
+
+    @property
+    def n_answers(self) -> int:
+        return int(len(self.answer_option))
+
+
 @dataclass(frozen=True)
 class PreferencePairInfo:
     id: int
@@ -153,58 +184,15 @@ def to_jsonable(obj: Any, _path: str = "$") -> Any:
     raise TypeError(f"value at {_path} of type {type(obj).__name__} cannot be stored as JSON")
 
 
-def _aware(ts: datetime) -> datetime:
+def utc_aware(ts: datetime) -> datetime:
     """SQLite gives timestamps back without a zone; they were written in UTC."""
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
-
-
-# ----------------------------------------------------------------------- attributes
-def _attribute_schema(frame: pd.DataFrame) -> list[dict]:
-    schema = []
-    for name in frame.columns:
-        dtype = frame[name].dtype
-        if isinstance(dtype, pd.CategoricalDtype):
-            schema.append({
-                "name": str(name),
-                "dtype": "category",
-                "categories": to_jsonable(list(dtype.categories)),
-                "ordered": bool(dtype.ordered),
-            })
-        else:
-            schema.append({"name": str(name), "dtype": str(dtype)})
-    return schema
-
-
-def _attribute_records(frame: pd.DataFrame) -> list[dict]:
-    frame = frame.astype(object)
-    frame = frame.where(frame.notna(), None)
-    frame.columns = [str(c) for c in frame.columns]
-    return [to_jsonable(r) for r in frame.to_dict("records")]
-
-
-def _attribute_frame(schema: list[dict], records: list[dict], index: list[str]) -> pd.DataFrame:
-    names = [c["name"] for c in schema]
-    frame = pd.DataFrame.from_records(records, columns=names) if records else pd.DataFrame(columns=names)
-    frame.index = pd.Index(index, name="respondent_id")
-    for col in schema:
-        name, dtype = col["name"], col["dtype"]
-        values = frame[name]
-        if dtype == "category":
-            frame[name] = pd.Categorical(values, categories=col["categories"], ordered=col["ordered"])
-        elif dtype.startswith("datetime64"):
-            frame[name] = pd.to_datetime(values)
-        elif dtype != "object":
-            try:
-                frame[name] = values.astype(dtype)
-            except (TypeError, ValueError):
-                pass  # keep as object rather than lose values
-    return frame
 
 
 # -------------------------------------------------------------------------- datasets
 def _dataset_info(d: Dataset) -> DatasetInfo:
     return DatasetInfo(
-        id=d.id, name=d.name, kind=d.kind, fingerprint=d.fingerprint, created_at=_aware(d.created_at),
+        id=d.id, name=d.name, kind=d.kind, fingerprint=d.fingerprint, created_at=utc_aware(d.created_at),
         n_respondents=d.n_respondents, n_questions=d.n_questions, n_answers=d.n_answers, source=dict(d.source),
     )
 
@@ -227,87 +215,83 @@ def _ids_by_position(session: Session, stmt: Select, n: int, what: str) -> np.nd
     return ids
 
 
-def save_survey(session: Session, survey: Survey, *, kind: str | None = None, replace: bool = False) -> int:
-    """Store ``survey`` as a dataset and return its id.
+def save_dataset(session: Session, rows: DatasetRows, *, replace: bool = False) -> int:
+    """Store ``rows`` as a dataset and return its id.
 
     Idempotent: a dataset with the same name and fingerprint is returned untouched. The same
     name with other content raises :class:`DatasetConflictError`, unless ``replace=True``: then
     the old dataset, its embedding runs and their evaluations are deleted first. Everything
     happens in the session's transaction (the caller commits).
-    ``kind`` defaults to ``survey.source["kind"]`` (e.g. ``"gss"``, ``"csv"``), else ``"custom"``.
     """
-    fingerprint = survey.fingerprint()
     existing = session.execute(
-        select(Dataset.id, Dataset.fingerprint).where(Dataset.name == survey.name)
+        select(Dataset.id, Dataset.fingerprint).where(Dataset.name == rows.name)
     ).one_or_none()
     if existing is not None:
-        if existing.fingerprint == fingerprint:
+        if existing.fingerprint == rows.fingerprint:
             return int(existing.id)
         if not replace:
             raise DatasetConflictError(
-                f"dataset {survey.name!r} is already stored with different content "
-                f"(fingerprint {existing.fingerprint[:12]}… vs {fingerprint[:12]}…); "
+                f"dataset {rows.name!r} is already stored with different content "
+                f"(fingerprint {existing.fingerprint[:12]}… vs {rows.fingerprint[:12]}…); "
                 "pass replace=True to delete it and its embedding runs and load this one"
             )
-        delete_dataset(session, survey.name)
+        delete_dataset(session, rows.name)
 
-    survey.validate()
     dataset = Dataset(
-        name=survey.name,
-        kind=str(kind or survey.source.get("kind") or "custom"),
-        source=to_jsonable(survey.source),
-        attribute_schema=_attribute_schema(survey.attributes),
-        fingerprint=fingerprint,
-        n_respondents=survey.n_respondents,
-        n_questions=survey.n_questions,
-        n_answers=survey.n_answers,
+        name=rows.name,
+        kind=rows.kind,
+        source=to_jsonable(rows.source),
+        attribute_schema=to_jsonable(rows.attribute_schema),
+        fingerprint=rows.fingerprint,
+        n_respondents=len(rows.respondent_keys),
+        n_questions=len(rows.questions),
+        n_answers=rows.n_answers,
     )
     session.add(dataset)
     session.flush()
     did = dataset.id
 
-    questions = survey.questions
+    questions = rows.questions
     bulk_insert(session, Question.__table__, {
         "dataset_id": [did] * len(questions),
         "position": list(range(len(questions))),
-        "key": [q.id for q in questions],
+        "key": [q.key for q in questions],
         "text": [q.text for q in questions],
         "ordinal": [bool(q.ordinal) for q in questions],
     })
     question_ids = _ids_by_position(
         session, select(Question.position, Question.id).where(Question.dataset_id == did), len(questions), "question"
     )
-    n_opt = survey.n_options_per_question.astype(np.int64)
+    n_opt = np.array([len(q.options) for q in questions], dtype=np.int64)
     bulk_insert(session, Option.__table__, {
         "question_id": np.repeat(question_ids, n_opt),
         "position": np.concatenate([np.arange(k) for k in n_opt]),
         "text": [text for q in questions for text in q.options],
     })
 
-    n_resp = survey.n_respondents
+    n_resp = len(rows.respondent_keys)
     bulk_insert(session, Respondent.__table__, {
         "dataset_id": [did] * n_resp,
         "position": list(range(n_resp)),
-        "key": survey.respondent_ids,
-        "attributes": _attribute_records(survey.attributes),
+        "key": list(rows.respondent_keys),
+        "attributes": rows.respondent_attributes,
     })
     respondent_ids = _ids_by_position(
         session, select(Respondent.position, Respondent.id).where(Respondent.dataset_id == did), n_resp, "respondent"
     )
 
-    a = survey.answers
     bulk_insert(session, Answer.__table__, {
-        "respondent_id": respondent_ids[a.respondent],
-        "question_id": question_ids[a.question],
-        "option": a.option.astype(np.int64),
-        "position": np.arange(len(a), dtype=np.int64),
+        "respondent_id": respondent_ids[rows.answer_respondent],
+        "question_id": question_ids[rows.answer_question],
+        "option": np.asarray(rows.answer_option).astype(np.int64),
+        "position": np.arange(rows.n_answers, dtype=np.int64),
     })
     session.flush()
     return int(did)
 
 
-def load_survey(session: Session, name: str) -> Survey:
-    """The stored dataset ``name`` as a :class:`Survey` (same fingerprint as the one saved)."""
+def load_dataset(session: Session, name: str) -> DatasetRows:
+    """The stored dataset ``name`` as the rows :func:`save_dataset` was given."""
     dataset = _dataset_by_name(session, name)
     did = dataset.id
     q_rows = session.execute(
@@ -323,16 +307,11 @@ def load_survey(session: Session, name: str) -> Survey:
         .order_by(Option.question_id, Option.position)
     ):
         options.setdefault(qid, []).append(text)
-    questions = [
-        SurveyQuestion(id=key, text=text, options=tuple(options.get(qid, ())), ordinal=bool(ordinal))
-        for qid, key, text, ordinal in q_rows
-    ]
     r_rows = session.execute(
         select(Respondent.id, Respondent.key, Respondent.attributes)
         .where(Respondent.dataset_id == did)
         .order_by(Respondent.position)
     ).all()
-    respondent_keys = [r.key for r in r_rows]
 
     stmt = (
         select(Answer.respondent_id, Answer.question_id, Answer.option)
@@ -340,21 +319,20 @@ def load_survey(session: Session, name: str) -> Survey:
         .where(Respondent.dataset_id == did)
         .order_by(Answer.position)
     )
-    rows = _fetch_raw(session, stmt)
     n = dataset.n_answers
-    codes = np.array(rows, dtype=np.int64).reshape(-1, 3)
-    r_codes, q_codes, o_codes = codes[:, 0], codes[:, 1], codes[:, 2]
-    if len(r_codes) != n:
-        raise StoreError(f"dataset {name!r} should have {n} answers, found {len(r_codes)}")
-    answers = Answers(
-        respondent=_positions(np.array([r.id for r in r_rows], dtype=np.int64), r_codes),
-        question=_positions(np.array([q.id for q in q_rows], dtype=np.int64), q_codes),
-        option=o_codes,
-    )
-    attributes = _attribute_frame(dataset.attribute_schema, [r.attributes for r in r_rows], respondent_keys)
-    return Survey.from_codes(
-        name=dataset.name, questions=questions, respondent_ids=respondent_keys, answers=answers,
-        attributes=attributes, source=dict(dataset.source),
+    codes = np.array(_fetch_raw(session, stmt), dtype=np.int64).reshape(-1, 3)
+    if len(codes) != n:
+        raise StoreError(f"dataset {name!r} should have {n} answers, found {len(codes)}")
+    return DatasetRows(
+        name=dataset.name, kind=dataset.kind, fingerprint=dataset.fingerprint, source=dict(dataset.source),
+        attribute_schema=list(dataset.attribute_schema),
+        questions=[QuestionRow(key=key, text=text, ordinal=bool(ordinal), options=tuple(options.get(qid, ())))
+                   for qid, key, text, ordinal in q_rows],
+        respondent_keys=[r.key for r in r_rows],
+        respondent_attributes=[r.attributes for r in r_rows],
+        answer_respondent=_positions(np.array([r.id for r in r_rows], dtype=np.int64), codes[:, 0]),
+        answer_question=_positions(np.array([q.id for q in q_rows], dtype=np.int64), codes[:, 1]),
+        answer_option=codes[:, 2],
     )
 
 
@@ -501,7 +479,7 @@ def save_embedding_run(
 
 def _run_info(run: EmbeddingRun, dataset_name: str, n_cohorts: int) -> EmbeddingRunInfo:
     return EmbeddingRunInfo(
-        id=run.id, dataset_id=run.dataset_id, dataset_name=dataset_name, created_at=_aware(run.created_at),
+        id=run.id, dataset_id=run.dataset_id, dataset_name=dataset_name, created_at=utc_aware(run.created_at),
         params=dict(run.params), metrics=dict(run.metrics), seconds=dict(run.seconds),
         artifact_path=run.artifact_path, n_respondents=run.n_respondents, dim=run.dim, n_cohorts=n_cohorts,
     )
@@ -533,7 +511,7 @@ def load_embedding_run(session: Session, run_id: int) -> EmbeddingRunRecord:
         for c in session.execute(select(Cohort).where(Cohort.run_id == run_id).order_by(Cohort.label)).scalars()
     ]
     return EmbeddingRunRecord(
-        id=run.id, dataset_id=run.dataset_id, dataset_name=dataset_name, created_at=_aware(run.created_at),
+        id=run.id, dataset_id=run.dataset_id, dataset_name=dataset_name, created_at=utc_aware(run.created_at),
         params=dict(run.params), metrics=dict(run.metrics), seconds=dict(run.seconds),
         artifact_path=run.artifact_path, respondent_ids=list(keys),
         embeddings=embeddings.reshape(len(keys), run.dim).astype(np.float32),
@@ -609,7 +587,7 @@ def list_evaluation_runs(
     return [
         EvaluationRunInfo(
             id=e.id, run_id=e.run_id, dataset_name=name, model_name=e.model_name, checkpoint=e.checkpoint,
-            config=dict(e.config), results=dict(e.results), created_at=_aware(e.created_at),
+            config=dict(e.config), results=dict(e.results), created_at=utc_aware(e.created_at),
         )
         for e, name in session.execute(stmt).all()
     ]
@@ -645,10 +623,12 @@ def list_preference_pairs(session: Session, *, run_id: int | None = None) -> lis
     stmt = select(PreferencePair).order_by(PreferencePair.id)
     if run_id is not None:
         stmt = stmt.where(PreferencePair.run_id == run_id)
-    return [
-        PreferencePairInfo(
-            id=p.id, run_id=p.run_id, source=p.source, prompt=p.prompt, response_a=p.response_a,
-            response_b=p.response_b, meta=dict(p.meta), created_at=_aware(p.created_at),
-        )
-        for p in session.execute(stmt).scalars()
-    ]
+    return [preference_pair_info(p) for p in session.execute(stmt).scalars()]
+
+
+def preference_pair_info(p: PreferencePair) -> PreferencePairInfo:
+    """A loaded pair row as plain data."""
+    return PreferencePairInfo(
+        id=p.id, run_id=p.run_id, source=p.source, prompt=p.prompt, response_a=p.response_a,
+        response_b=p.response_b, meta=dict(p.meta), created_at=utc_aware(p.created_at),
+    )

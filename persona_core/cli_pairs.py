@@ -110,10 +110,10 @@ def run_generate(args: argparse.Namespace) -> dict:
     from db.store import NotFoundError
     from persona_core.llm import LLM, LLMConfig
     from persona_core.preferences import store
-    from persona_core.preferences.generate import GenerateConfig, PairGenerator, resolve_persona, resolve_question
     from persona_core.service.catalog import database_status, load_space_view
     from persona_core.service.checkpoints import find_checkpoints, load_spm
     from persona_core.service.compare import Comparer
+    from persona_core.service.pairs import GenerateConfig, PairGenerator, resolve_persona, resolve_question
 
     url = _migrated(args.db)
     run_id = args.run

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from persona_core.data.survey import Survey
+from persona_core.metrics import distribution_distance
 
 
 @dataclass
@@ -19,20 +20,6 @@ class ProfileConfig:
     min_answers: int = 20
     label_items: int = 2
     max_attribute_values: int = 12
-
-
-def distribution_distance(p: np.ndarray, q: np.ndarray, ordinal: bool) -> float:
-    """Distance in [0, 1] between two answer distributions over the same options.
-
-    Ordinal options: 1-Wasserstein distance with options evenly spaced on [0, 1] (as OpinionQA);
-    nominal options: total variation distance.
-    """
-    p = np.asarray(p, np.float64)
-    q = np.asarray(q, np.float64)
-    p, q = p / p.sum(), q / q.sum()
-    if ordinal and len(p) > 1:
-        return float(np.abs(np.cumsum(p - q))[:-1].sum() / (len(p) - 1))
-    return float(0.5 * np.abs(p - q).sum())
 
 
 def _answer_count_table(survey: Survey, members: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -58,7 +45,7 @@ def distinctive_questions(survey: Survey, members: np.ndarray, config: ProfileCo
     for j, q in enumerate(survey.questions):
         c = cohort[offsets[j] : offsets[j] + q.n_options]
         t = total[offsets[j] : offsets[j] + q.n_options]
-        if c.sum() < cfg.min_answers:
+        if c.sum() < max(cfg.min_answers, 1):  # an unanswered question has no distribution
             continue
         dist = distribution_distance(c, t, q.ordinal)
         c_share, t_share = c / c.sum(), t / t.sum()

@@ -2,20 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from persona_core.profile import ProfileConfig, cohort_label, demographic_makeup, distinctive_questions, distribution_distance, profile_cohorts
+from persona_core.profile import ProfileConfig, cohort_label, demographic_makeup, distinctive_questions, profile_cohorts
 from tests.synthetic import planted_survey
-
-
-def test_distance_ordinal_is_normalized_wasserstein():
-    assert distribution_distance([1, 0, 0], [0, 0, 1], ordinal=True) == pytest.approx(1.0)
-    assert distribution_distance([1, 0, 0], [0, 1, 0], ordinal=True) == pytest.approx(0.5)
-    assert distribution_distance([2, 2], [1, 1], ordinal=True) == pytest.approx(0.0)
-
-
-def test_distance_nominal_is_total_variation():
-    assert distribution_distance([1, 0, 0], [0, 1, 0], ordinal=False) == pytest.approx(1.0)
-    assert distribution_distance([1, 0, 0], [0, 0, 1], ordinal=False) == pytest.approx(1.0)
-    assert distribution_distance([3, 1], [1, 1], ordinal=False) == pytest.approx(0.25)
 
 
 def test_distinctive_questions_find_a_groups_planted_answers():

@@ -10,6 +10,7 @@ import numpy as np
 
 from db.models import CHOICES
 from db.store import PreferencePairInfo
+from persona_core.metrics import bootstrap_interval
 from persona_core.preferences.store import Vote
 
 
@@ -24,7 +25,8 @@ class Agreement:
 @dataclass(frozen=True)
 class WinRate:
     """Steered side vs unsteered for one persona: wins count 1, ties 1/2, both-bad votes are
-    left out (counted); ``low``/``high`` is the bootstrap percentile interval."""
+    left out (counted); ``low``/``high`` is the bootstrap percentile interval (``None`` with
+    fewer than two votes)."""
 
     persona: str
     votes: int  # wins + losses + ties
@@ -91,15 +93,6 @@ def persona_label(meta_persona) -> str:
     return str(meta_persona) if meta_persona else "unknown persona"
 
 
-def _bootstrap(scores: np.ndarray, cfg: StatsConfig) -> tuple[float, float]:
-    rng = np.random.default_rng(cfg.seed)
-    idx = rng.integers(0, len(scores), size=(cfg.n_boot, len(scores)))
-    means = scores[idx].mean(axis=1)
-    tail = (1 - cfg.level) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
-
-
 def win_rates(votes: list[Vote], pairs: dict[int, PreferencePairInfo], cfg: StatsConfig = StatsConfig()) -> list[WinRate]:
     """Steered-vs-unsteered win rate per persona over current votes on pairs whose meta
     names a ``steered_side`` (``a`` or ``b``)."""
@@ -123,7 +116,8 @@ def win_rates(votes: list[Vote], pairs: dict[int, PreferencePairInfo], cfg: Stat
         rate = low = high = None
         if len(scores):
             rate = float(scores.mean())
-            low, high = _bootstrap(scores, cfg)
+            if len(scores) > 1:  # one vote has no interval
+                low, high = bootstrap_interval(scores, confidence=cfg.level, n_resamples=cfg.n_boot, seed=cfg.seed)
         out.append(WinRate(persona, len(scores), c["win"], c["loss"], c["tie"], c["both_bad"], rate, low, high))
     return out
 

@@ -13,14 +13,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import CHOICES, Annotation, PreferencePair, utcnow
-from db.store import NotFoundError, PreferencePairInfo, StoreError, save_preference_pair, to_jsonable
+from db.store import (
+    NotFoundError,
+    PreferencePairInfo,
+    StoreError,
+    preference_pair_info,
+    save_preference_pair,
+    to_jsonable,
+    utc_aware,
+)
 from persona_core.preferences.order import ORDERS, choice_to_shown, left_side
 
 MAX_NAME = 200
@@ -71,11 +79,6 @@ class Progress:
 
 
 # ----------------------------------------------------------------------- helpers
-def _aware(ts: datetime) -> datetime:
-    """SQLite gives timestamps back without a zone; they were written in UTC."""
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
-
-
 def new_token() -> str:
     """A fresh submission token."""
     return uuid.uuid4().hex
@@ -91,18 +94,11 @@ def check_annotator(name: str) -> str:
     return name
 
 
-def pair_info(p: PreferencePair) -> PreferencePairInfo:
-    return PreferencePairInfo(
-        id=p.id, run_id=p.run_id, source=p.source, prompt=p.prompt, response_a=p.response_a,
-        response_b=p.response_b, meta=dict(p.meta), created_at=_aware(p.created_at),
-    )
-
-
 def vote_info(a: Annotation) -> Vote:
     return Vote(
         id=a.id, pair_id=a.pair_id, annotator=a.annotator, choice=a.choice, displayed_order=a.displayed_order,
         rationale=a.rationale or "", seconds=a.seconds, status=a.status, token=a.token, replaces_id=a.replaces_id,
-        facts=dict(a.facts or {}), created_at=_aware(a.created_at),
+        facts=dict(a.facts or {}), created_at=utc_aware(a.created_at),
     )
 
 
@@ -140,7 +136,7 @@ def get_pair(session: Session, pair_id: int) -> PreferencePairInfo:
     pair = session.get(PreferencePair, pair_id)
     if pair is None:
         raise NotFoundError(f"no preference pair with id {pair_id}")
-    return pair_info(pair)
+    return preference_pair_info(pair)
 
 
 def list_pairs(session: Session, *, source: str | None = None, ids: list[int] | None = None) -> list[PreferencePairInfo]:
@@ -150,7 +146,7 @@ def list_pairs(session: Session, *, source: str | None = None, ids: list[int] | 
         stmt = stmt.where(PreferencePair.source == source)
     if ids is not None:
         stmt = stmt.where(PreferencePair.id.in_(list(ids)))
-    return [pair_info(p) for p in session.execute(stmt).scalars()]
+    return [preference_pair_info(p) for p in session.execute(stmt).scalars()]
 
 
 def count_pairs(session: Session, *, source: str | None = None) -> int:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from persona_core.metrics import bootstrap_interval
 from persona_core.preferences.judge import Demo, Example, Judge, JudgeConfig, clip, debiased_correct, pair_block, pairwise_accuracy
 
 REASONING_SYSTEM = "You study people's preferences between answers."
@@ -223,22 +224,12 @@ class SynthesizeMe:
 
 
 # ------------------------------------------------------------------------- evaluation
-def _bootstrap_ci(correct: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95 % percentile interval of the mean of per-pair scores."""
-    if correct.size == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = correct[rng.integers(0, correct.size, size=(n_boot, correct.size))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
 def judge_scores(judge: Judge, test: list[Example]) -> dict:
     """Accuracy of one judge on the test pairs (both orders, ties wrong), its 95 % bootstrap
     interval over pairs, the debiased accuracy (orders averaged) and order consistency."""
     f, s = judge.both_orders(test)
     per_pair = ((f > 0.5).astype(float) + (s > 0.5).astype(float)) / 2
-    lo, hi = _bootstrap_ci(per_pair)
+    lo, hi = bootstrap_interval(per_pair)
     return {
         "accuracy": pairwise_accuracy(f, s),
         "ci95": [lo, hi],

@@ -159,7 +159,8 @@ def _survey_from_artifacts(path: str | None, dataset_name: str, respondent_ids: 
 def load_space_view(db_url: str | None, run_id: int) -> SpaceView:
     """Load embedding run ``run_id`` for display (raises :class:`db.store.NotFoundError`)."""
     from db.session import session_scope
-    from db.store import load_embedding_run, load_survey
+    from db.store import load_embedding_run
+    from persona_core.data.survey_db import load_survey
     from persona_core.embed.split import heldout_split
 
     with session_scope(db_url) as session:

@@ -28,11 +28,17 @@ SYSTEM_PROMPT = "You are taking part in a survey. Answer each question as yourse
 _SENTINEL = "\u2063@@ROW@@\u2063"
 
 
-def option_labels(n: int) -> list[str]:
-    """``["A", "B", ...]`` for ``n`` options (at most 26)."""
-    if not 1 <= n <= len(LABELS):
-        raise ValueError(f"cannot label {n} options (1..{len(LABELS)} supported)")
-    return list(LABELS[:n])
+def chat_split(tokenizer, system: str, user: str, plain_cue: str = "\n") -> tuple[str, str]:
+    """The chat prompt of one user turn split right after the user's text: ``(head, cue)``,
+    ``head + cue`` the full prompt ending in the assistant header (row parts go between).
+    A tokenizer without a chat template gets ``system``, a blank line, ``user`` and ``plain_cue``."""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user + _SENTINEL}]
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    else:
+        text = f"{system}\n\n{user}{_SENTINEL}{plain_cue}"
+    head, cue = text.split(_SENTINEL)
+    return head, cue
 
 
 def question_block(question: Question) -> str:
@@ -73,14 +79,7 @@ class PromptBuilder:
         return head + row_text + cue
 
     def _split(self, question: Question) -> tuple[str, str]:
-        user = question_block(question) + _SENTINEL
-        messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        else:
-            text = f"{self.system_prompt}\n\n{user}\nAnswer:"
-        head, cue = text.split(_SENTINEL)
-        return head, cue
+        return chat_split(self.tokenizer, self.system_prompt, question_block(question), plain_cue="\nAnswer:")
 
     def parts(self, question: Question, cue_tokens: int | None = None) -> PromptParts:
         """Head, cue and label ids. ``cue_tokens=None``: the row part goes at the end of the user

@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from persona_core.data.survey import Survey
-from persona_core.evaluate.metrics import summarize
+from persona_core.metrics import summarize
 from persona_core.steer.checkpoint import (
     has_checkpoint,
     check_run_key,

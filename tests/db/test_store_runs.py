@@ -20,8 +20,8 @@ from db.store import (
     load_embedding_run,
     save_embedding_run,
     save_evaluation_run,
-    save_survey,
 )
+from persona_core.data.survey_db import save_survey
 
 
 def _run_args(survey, *, seed: int = 0, dim: int = 4, ids=None) -> dict:

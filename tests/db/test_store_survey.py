@@ -11,16 +11,10 @@ import db.bulk
 import db.store as store
 from db.models import Answer, Dataset, Option, Question, Respondent
 from db.session import session_scope
-from db.store import (
-    DatasetConflictError,
-    NotFoundError,
-    delete_dataset,
-    list_datasets,
-    load_survey,
-    save_survey,
-)
+from db.store import DatasetConflictError, NotFoundError, delete_dataset, list_datasets
 from persona_core.data.errors import DataError
 from persona_core.data.survey import Survey
+from persona_core.data.survey_db import load_survey, save_survey
 
 
 def _counts(url: str) -> dict[str, int]:

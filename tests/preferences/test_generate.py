@@ -57,7 +57,7 @@ def test_cli_generates_steered_pairs_with_the_spm(space, monkeypatch, capsys):
 
 def test_two_personas_against_each_other(space):
     from persona_core.llm import LLM
-    from persona_core.preferences.generate import GenerateConfig, PairGenerator, resolve_persona, resolve_question
+    from persona_core.service.pairs import GenerateConfig, PairGenerator, resolve_persona, resolve_question
     from persona_core.service.catalog import load_space_view
     from persona_core.service.compare import Comparer
 

@@ -57,7 +57,7 @@ def test_win_rates_with_bootstrap_interval():
     assert (p1.wins, p1.losses, p1.ties, p1.both_bad, p1.votes) == (6, 2, 1, 1, 9)
     assert p1.rate == pytest.approx(6.5 / 9)
     assert p1.low < p1.rate < p1.high and 0 <= p1.low and p1.high <= 1
-    assert rates["P2"].rate == 1.0 and rates["P2"].low == 1.0
+    assert rates["P2"].rate == 1.0 and rates["P2"].low is None and rates["P2"].high is None  # one vote: no interval
 
 
 def test_summary_and_votes_per_annotator():

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from persona_core.service.annotation import store_comparison
 from persona_core.service.compare import ComparisonResult
 
@@ -24,3 +26,24 @@ def test_a_comparison_is_stored_as_a_pair_with_its_hidden_facts(tmp_path):
     assert meta["steered_side"] == "b" and meta["persona"] == {"kind": "cohort", "key": "2", "title": "Cohort 2"}
     assert meta["model"] == "smollm2-135m-instruct" and pairs[1].meta["model"] == "/models/x"
     assert meta["description"] == "We are..." and meta["settings"]["seed"] == 3
+
+
+def test_the_queue_as_the_annotate_page_reads_it(tmp_path):
+    from db.session import dispose_engine
+    from db.store import NotFoundError
+    from persona_core.preferences import store
+    from persona_core.service.annotation import annotator_progress, load_pair, prepare_database
+
+    url = prepare_database(f"sqlite:///{tmp_path / 'queue.db'}")
+    assert prepare_database(url) == url  # idempotent
+    result = ComparisonResult(prompt="Q?", unsteered="no", steered="yes", method="text", persona_kind="cohort",
+                              persona_key="1", persona_title="Cohort 1", question_id=None, settings={})
+    ids = [store_comparison(url, None, result) for _ in range(2)]
+    store.submit_vote(url, pair_id=ids[0], annotator="ana", choice="a", displayed_order="ab", token="t1")
+    progress = annotator_progress(url, "ana")
+    assert (progress.done, progress.total, progress.pending) == (1, 2, [ids[1]])
+    pair = load_pair(url, ids[1])
+    assert (pair.prompt, pair.response_a, pair.response_b) == ("Q?", "no", "yes")
+    with pytest.raises(NotFoundError):
+        load_pair(url, 999)
+    dispose_engine(url)

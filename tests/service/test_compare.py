@@ -7,12 +7,13 @@ import torch
 
 from persona_core.llm import GenerationSettings
 from persona_core.service.checkpoints import find_checkpoints, load_spm
-from persona_core.service.compare import Comparer, SteeringUnavailable, chat_split, question_text
+from persona_core.service.compare import Comparer, SteeringUnavailable, question_text
 from persona_core.service.personas import cohort_persona, describe_persona
 from persona_core.steer.checkpoint import CheckpointMismatchError, save_checkpoint
 from persona_core.steer.config import SPMConfig, SteerConfig
 from persona_core.steer.engine import model_geometry
 from persona_core.steer.model import SoftPromptModel
+from persona_core.steer.prompts import chat_split
 
 pytestmark = pytest.mark.slow  # the real model on 2 CPU cores
 GREEDY = GenerationSettings(temperature=0.0, max_new_tokens=12)

@@ -18,6 +18,12 @@ from tqdm.auto import tqdm
 
 from persona_core.data.errors import DataError
 from persona_core.data.survey import Question
+from persona_core.llm import GenerationSettings
+from persona_core.llm.config import LLMConfig
+from persona_core.service.annotation import comparison_meta
+from persona_core.service.catalog import SpaceView
+from persona_core.service.compare import Comparer, question_text
+from persona_core.service.personas import Persona, cohort_persona, describe_persona, respondent_persona
 
 MODES = ("steered", "personas")
 FREE_PREFIX = "free:"
@@ -49,10 +55,8 @@ class GeneratedPair:
     meta: dict = field(default_factory=dict)
 
 
-def resolve_persona(view, spec: str):
+def resolve_persona(view: SpaceView, spec: str) -> Persona:
     """``cohort:3``, ``respondent:R17``, a bare cohort number or a bare respondent id -> Persona."""
-    from persona_core.service.personas import cohort_persona, respondent_persona
-
     spec = str(spec).strip()
     kind, _, key = spec.partition(":")
     try:
@@ -67,7 +71,7 @@ def resolve_persona(view, spec: str):
         raise DataError(f"unknown persona {spec!r} ({exc}); use cohort:N or respondent:ID", column="--personas") from None
 
 
-def resolve_question(view, spec: str) -> Question | str:
+def resolve_question(view: SpaceView, spec: str) -> Question | str:
     """A survey question id, or ``free:some text`` for a free-text question."""
     spec = str(spec).strip()
     if spec.startswith(FREE_PREFIX):
@@ -86,7 +90,8 @@ def resolve_question(view, spec: str) -> Question | str:
 class PairGenerator:
     """Generates pairs with a :class:`persona_core.service.compare.Comparer`."""
 
-    def __init__(self, comparer, view, config: GenerateConfig = GenerateConfig(), model_name: str | None = None) -> None:
+    def __init__(self, comparer: Comparer, view: SpaceView, config: GenerateConfig = GenerateConfig(),
+                 model_name: str | None = None) -> None:
         self.comparer = comparer
         self.view = view
         self.config = config
@@ -98,30 +103,21 @@ class PairGenerator:
             return "spm" if self.comparer.spm is not None else "text"
         return self.config.method
 
-    def _settings(self, i: int):
-        from persona_core.llm import GenerationSettings
-
+    def _settings(self, i: int) -> GenerationSettings:
         c = self.config
         seed = None if c.seed is None else c.seed + 1000 * i
         return GenerationSettings(temperature=c.temperature, top_p=c.top_p, max_new_tokens=c.max_new_tokens, seed=seed)
 
-    def _description(self, persona) -> str | None:
-        from persona_core.service.personas import describe_persona
-
+    def _description(self, persona: Persona) -> str | None:
         return describe_persona(self.view, persona) if self.method == "text" else None
 
-    def steered_pair(self, persona, question, i: int = 0) -> GeneratedPair:
-        from persona_core.service.annotation import comparison_meta
-
+    def steered_pair(self, persona: Persona, question: Question | str, i: int = 0) -> GeneratedPair:
         result = self.comparer.compare(question, self.method, persona, self._description(persona), self._settings(i))
         meta = comparison_meta(result, self.view.run_id, self.model_name)
         meta["spm_checkpoint"] = self.comparer.spm_path if self.method == "spm" else None
         return GeneratedPair(result.prompt, result.unsteered, result.steered, meta)
 
-    def persona_pair(self, first, second, question, i: int = 0) -> GeneratedPair:
-        from persona_core.llm.config import LLMConfig
-        from persona_core.service.compare import question_text
-
+    def persona_pair(self, first: Persona, second: Persona, question: Question | str, i: int = 0) -> GeneratedPair:
         rows = []
         for persona in (first, second):
             rows.append(self.comparer.generation_rows(question, self.method, persona, self._description(persona))[1])
@@ -137,7 +133,8 @@ class PairGenerator:
         }
         return GeneratedPair(question_text(question), texts[0].strip(), texts[1].strip(), meta)
 
-    def generate(self, personas: list, questions: list, on_pair: Callable[[GeneratedPair], None] | None = None) -> list[GeneratedPair]:
+    def generate(self, personas: list[Persona], questions: list[Question | str],
+                 on_pair: Callable[[GeneratedPair], None] | None = None) -> list[GeneratedPair]:
         """Every pair of the grid, with a progress bar on stderr."""
         if self.config.mode == "steered":
             jobs = [(p, q) for p in personas for q in questions]
