@@ -3,9 +3,12 @@
 Methods: ``majority`` (per-question majority of the training answers, no LLM), ``unsteered``,
 ``demographic``, ``history``, ``shared_prompt``, ``spm_individual``, ``spm_cohort``,
 ``spm_population`` (the SPM fed the population-mean persona: with an adapter, what domain
-adaptation alone gives), ``cf``. Each accuracy comes with a 95 % bootstrap interval over respondents. Every method scores the same rows: held-out answers (hidden from the
-factorization and the SPM) of training respondents, on a seeded subset of the SPM's questions.
-All LLM work is grouped by question and reuses the question's key/value cache.
+adaptation alone gives), ``cf``. Each accuracy comes with a 95 % bootstrap interval over
+respondents. Every method scores the same rows: held-out answers (hidden from the factorization
+and the SPM) of training respondents, on a seeded subset of the SPM's questions. The unseen-
+respondent and new-question tests score against a factorization refitted without what they test
+(:mod:`persona_core.evaluate.refit`). All LLM work is grouped by question and reuses the
+question's key/value cache.
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ import torch
 from tqdm.auto import tqdm
 
 from persona_core.evaluate.baselines import HistoryPrompter, SharedPromptBaseline, demographic_texts
-from persona_core.evaluate.metrics import accuracy_interval, alignment, summarize
+from persona_core.metrics import accuracy_interval, alignment, summarize
+from persona_core.evaluate.refit import ExcludingFit
 from persona_core.steer.data import heldout_rows
 from persona_core.steer.engine import HeadCache
 from persona_core.steer.model import SoftPromptModel
@@ -45,7 +49,8 @@ class EvalConfig:
 
     ``respondents`` training respondents' held-out answers on ``questions`` of the SPM's
     questions (seeded); ``unseen_respondents`` of the respondents kept out of SPM training are
-    folded in from K = ``unseen_ks`` of their training answers and scored on up to
+    folded in from K = ``unseen_ks`` of their training answers, against a factorization refitted
+    without them, and scored on up to
     ``unseen_answers_per_respondent`` held-out answers on the same questions.
     ``new_questions`` questions the SPM never trained on (seeded, among those with answers) are
     asked of ``new_question_respondents`` training respondents, each persona folded in from their
@@ -276,32 +281,37 @@ class Evaluator:
         return self.space.embeddings.mean(axis=0)  # no cohort at all: the population centroid
 
     def _cohort_alignment(self, preds, R, Q, Y, cohorts) -> dict[str, Any]:
-        """Mean alignment over (cohort, question) pairs with enough rows: the method's mean
-        predicted distribution vs the cohort's real answer distribution on those rows."""
+        """Per cohort: every answer of the cohort on the eval questions, each question's mean
+        predicted distribution against the cohort's real one there, averaged weighted by answers
+        (so each cohort's figure rests on all its answers, with their count). Per method, the
+        answer-weighted mean over those cohorts (what ``n_answers`` counts). ``pairs``: the mean
+        over single (cohort, question) pairs with at least ``min_cohort_answers`` answers."""
         c = cohorts[R]
-        pairs = []
-        for key in np.unique(np.stack([c, Q], axis=1), axis=0):
-            idx = np.flatnonzero((c == key[0]) & (Q == key[1]))
-            if idx.size >= self.config.min_cohort_answers:
-                pairs.append((int(key[1]), idx))
-        out: dict[str, Any] = {"n_pairs": len(pairs)}
-        for name, lp in preds.items():
-            vals = [self._group_alignment(lp, idx, Y, q) for q, idx in pairs]
-            out[name] = float(np.mean(vals)) if vals else None
-        # per cohort: every answer of the cohort on the eval questions (pairs pooled), so each
-        # cohort's figure rests on all its answers, not on one (cohort, question) pair
+        min_n = self.config.min_cohort_answers
         per_cohort: dict[str, dict[str, float]] = {}
         for label in np.unique(c):
             rows_c = np.flatnonzero(c == label)
-            if rows_c.size < self.config.min_cohort_answers:
+            if rows_c.size < min_n:
                 continue
-            entry: dict[str, float] = {"n_answers": int(rows_c.size), "n_questions": int(np.unique(Q[rows_c]).size)}
+            groups = [(q, rows_c[Q[rows_c] == q]) for q in np.unique(Q[rows_c])]
+            entry: dict[str, float] = {"n_answers": int(rows_c.size), "n_questions": len(groups)}
             for name, lp in preds.items():
-                groups = [(q, rows_c[Q[rows_c] == q]) for q in np.unique(Q[rows_c])]
                 entry[name] = float(np.average([self._group_alignment(lp, idx, Y, q) for q, idx in groups],
                                                weights=[idx.size for _, idx in groups]))
             per_cohort[str(int(label))] = entry
-        out["per_cohort"] = per_cohort
+        out: dict[str, Any] = {"per_cohort": per_cohort, "n_cohorts": len(per_cohort),
+                               "n_answers": int(sum(e["n_answers"] for e in per_cohort.values()))}
+        for name in preds:
+            out[name] = (float(np.average([e[name] for e in per_cohort.values()],
+                                          weights=[e["n_answers"] for e in per_cohort.values()])) if per_cohort else None)
+        pairs = []
+        for key in np.unique(np.stack([c, Q], axis=1), axis=0):
+            idx = np.flatnonzero((c == key[0]) & (Q == key[1]))
+            if idx.size >= min_n:
+                pairs.append((int(key[1]), idx))
+        out["pairs"] = {"n_pairs": len(pairs), "min_answers": min_n,
+                        **{name: float(np.mean([self._group_alignment(lp, idx, Y, q) for q, idx in pairs])) if pairs else None
+                           for name, lp in preds.items()}}
         if per_cohort and "spm_cohort" in preds and "unsteered" in preds:
             out["spm_cohort_better_share"] = float(np.mean([e["spm_cohort"] > e["unsteered"] for e in per_cohort.values()]))
         return out
@@ -310,14 +320,15 @@ class Evaluator:
     def new_question_test(self) -> dict[str, Any]:
         """Questions the SPM never trained on, as an analyst asking a new question would.
 
-        Each respondent's persona is folded in (question factors fixed) from their training
-        answers to every *other* question, so their answers to the new questions do not reach
-        the persona vector (the factorization's question factors were fitted with them; that
-        second-order leak remains until the space is built without those questions). Reports
-        per-respondent accuracy of ``unsteered``, ``spm_individual`` and ``spm_population`` and,
-        per (cohort, question) pair with at least ``min_cohort_answers`` answers, whether the
-        steered cohort distribution (mean over the cohort's members) is closer to the real one
-        than the unsteered distribution.
+        The factorization is refitted without any answer to the new questions (see
+        :class:`persona_core.evaluate.refit.ExcludingFit`; its map into the SPM's space is
+        learned on respondents outside this test), and each respondent's persona is folded in
+        against that refit from their training answers to every *other* question, so nothing
+        about the new questions reaches the persona vectors. Reports per-respondent accuracy of
+        ``unsteered``, ``spm_individual`` and ``spm_population`` and, per (cohort, question)
+        pair with at least ``min_cohort_answers`` answers, whether the steered cohort
+        distribution (mean over the cohort's members) is closer to the real one than the
+        unsteered distribution.
         """
         cfg, space, survey = self.config, self.space, self.space.survey
         a = survey.answers
@@ -327,18 +338,22 @@ class Evaluator:
         if pool.size == 0:
             return {"n_questions": 0, "note": "the SPM trained on every question; none is new to it"}
         new_q = np.sort(rng.choice(pool, min(cfg.new_questions, pool.size), replace=False))
-        people = self.train_respondents
-        if people.size > cfg.new_question_respondents:
-            people = np.sort(rng.choice(people, cfg.new_question_respondents, replace=False))
+        # the map into the SPM's space is learned on respondents outside the test: keep enough
+        others = np.setdiff1d(np.unique(a.respondent), self.train_respondents)
+        room = self.train_respondents.size - max(_min_map_respondents(space) - others.size, 0)
+        n_people = max(min(cfg.new_question_respondents, room), 1)
+        people = np.sort(rng.permutation(self.train_respondents)[:n_people])
         rows = np.flatnonzero(np.isin(a.respondent, people) & np.isin(a.question, new_q))
         if rows.size == 0:
             return {"n_questions": int(new_q.size), "n_answers": 0}
         R, Q, Y = a.respondent[rows], a.question[rows], a.option[rows]
         other = ~space.heldout_mask & ~np.isin(a.question, new_q)
+        refit = ExcludingFit(space.factorization).fit(
+            survey, a.take(other), np.setdiff1d(np.unique(a.respondent[other]), people))
         order = np.unique(R)
         pos = {int(p): i for i, p in enumerate(order)}
         fold = [(a.question[other & (a.respondent == p)], a.option[other & (a.respondent == p)]) for p in order]
-        vecs = space.factorization.fold_in(fold)
+        _, vecs = refit.fold_in(fold)
         R_local = np.array([pos[int(r)] for r in R])
         common = dict(batch_size=cfg.batch_size, progress=cfg.progress)
         preds = {
@@ -350,7 +365,8 @@ class Evaluator:
         preds["spm_population"] = spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm,
                                                self._population_vectors(len(Q)), Q, desc="new q population", **common)
         out: dict[str, Any] = {"n_questions": int(new_q.size), "n_respondents": int(order.size), "n_answers": int(rows.size),
-                               "questions": [survey.questions[int(q)].id for q in new_q]}
+                               "questions": [survey.questions[int(q)].id for q in new_q],
+                               "refit": {"excluded": "every answer to the new questions", "map_r2": refit.map_r2_}}
         out["methods"] = {name: self._scores(R, lp, Y) for name, lp in preds.items()}
         cohorts = np.asarray(space.likely_cohorts)[R]
         pairs = []
@@ -369,9 +385,13 @@ class Evaluator:
         return out
 
     # ---------------------------------------------------------- unseen test
-    def unseen_test(self, questions: np.ndarray | None = None) -> dict[str, dict[str, float]]:
-        """Respondents never seen by the SPM, embedded by fold-in from K of their training answers
-        (any questions), scored on their held-out answers to ``questions`` (default: the SPM's)."""
+    def unseen_test(self, questions: np.ndarray | None = None) -> dict[str, Any]:
+        """Respondents never seen by the SPM nor by the factorization: the factorization is
+        refitted without any of their answers (see :class:`persona_core.evaluate.refit.ExcludingFit`,
+        its map into the SPM's space learned on the SPM's training respondents), and each is
+        folded in against that refit from K of their training answers (any questions), then
+        scored on their held-out answers to ``questions`` (default: the SPM's). ``cf`` is the
+        refit's own prediction from the same K answers."""
         cfg, space, survey = self.config, self.space, self.space.survey
         a = survey.answers
         rng = np.random.default_rng(cfg.seed + 1)
@@ -382,21 +402,29 @@ class Evaluator:
         rows = heldout_rows(a, space.heldout_mask, people, questions, cfg.unseen_answers_per_respondent, rng)
         R, Q, Y = a.respondent[rows], a.question[rows], a.option[rows]
         train = ~space.heldout_mask
+        refit = ExcludingFit(space.factorization).fit(
+            survey, a.take(train & ~np.isin(a.respondent, self.unseen)), self.train_respondents)
         history = {int(p): rng.permutation(np.flatnonzero(train & (a.respondent == p))) for p in people}
-        out: dict[str, dict[str, float]] = {}
+        out: dict[str, Any] = {}
         for K in cfg.unseen_ks:
             order = sorted(history)
             pos = {p: i for i, p in enumerate(order)}
             fold = [(a.question[history[p][:K]], a.option[history[p][:K]]) for p in order]
-            vecs = space.factorization.fold_in(fold)
+            refit_vecs, vecs = refit.fold_in(fold)
             R_local = np.array([pos[int(r)] for r in R])
             lp = spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm, vecs[R_local], Q,
                               batch_size=cfg.batch_size, progress=cfg.progress, desc=f"unseen K={K}")
-            cf = _cf_logprobs(space.factorization, R_local, Q, survey, factors=vecs)
+            cf = _cf_logprobs(refit.factorization_, R_local, Q, survey, factors=refit_vecs)
             out[str(K)] = {
                 "spm_individual": summarize(R, lp, Y)["accuracy"],
                 "cf": summarize(R, cf, Y)["accuracy"],
                 "n_respondents": int(np.unique(R).size),
                 "n_heldout": int(rows.size),
+                "map_r2": refit.map_r2_,
             }
         return out
+
+
+def _min_map_respondents(space) -> int:
+    """Respondents the refit's linear map needs at least (four per coefficient row)."""
+    return 4 * (space.embeddings.shape[1] + 1)

@@ -30,13 +30,12 @@ from persona_core.llm.prompts import MCFormat, mc_user_text
 from persona_core.service.personas import Persona
 from persona_core.service.decoding import stream_from_past
 from persona_core.steer.engine import HeadCache, rotate_keys, score_texts, score_virtual
-from persona_core.steer.prompts import SYSTEM_PROMPT, PromptBuilder
+from persona_core.steer.prompts import SYSTEM_PROMPT, PromptBuilder, chat_split
 
 METHODS = {"spm": "Soft prompt (SPM) from the persona's embedding", "text": "Persona described in the prompt (text)"}
 BANK_INSTRUCTION = "Choose one of the options and explain your choice in one or two sentences."
 FREE_INSTRUCTION = "Answer in one or two sentences."
 TEXT_PERSONA_LEAD = "\nAnswer as this person would. "
-_SENTINEL = "\u2063@@ROW@@\u2063"
 KV_MODES = ("prefix", "suffix_kv")
 
 
@@ -60,18 +59,6 @@ class ComparisonResult:
     first_token_s: tuple[float | None, float | None] = (None, None)
     total_s: float = 0.0
     extra: dict = field(default_factory=dict)
-
-
-def chat_split(tokenizer, system: str, user: str) -> tuple[str, str]:
-    """The chat prompt of one user turn split right after the user's text: ``(head, cue)``,
-    ``head + cue`` the full prompt ending in the assistant header (row parts go between)."""
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": user + _SENTINEL}]
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    else:
-        text = f"{system}\n\n{user}{_SENTINEL}\n"
-    head, cue = text.split(_SENTINEL)
-    return head, cue
 
 
 def question_text(question: Question | str) -> str:
@@ -155,6 +142,12 @@ class Comparer:
             full = head + cue
             head, cue = full[:-cue_tokens], full[-cue_tokens:]
         return head, cue
+
+    def prompt_ids(self, question: Question | str) -> list[int]:
+        """Token ids of the unsteered prompt of ``question``: what the base model reads before
+        its answer (for the answer's perplexity)."""
+        head, cue = self._parts(question)
+        return head + cue
 
     def generation_rows(
         self, question: Question | str, method: str, persona: Persona | None = None, description: str | None = None

@@ -48,9 +48,9 @@ def methods_frame(results: dict) -> pd.DataFrame:
 
 def alignment_frame(results: dict) -> pd.DataFrame:
     """Long table (method, cohort, alignment, n_answers) of what the evaluation stores:
-    ``cohort_alignment = {"per_cohort": {cohort: {method: value, "n_answers": n, …}}, method: mean
-    over (cohort, question) pairs, "n_pairs": …}``. The per-method means become cohort ``"all"``;
-    counts and shares are never drawn as alignments."""
+    ``cohort_alignment = {"per_cohort": {cohort: {method: value, "n_answers": n, …}}, method: the
+    answer-weighted mean over those cohorts, "n_answers": their total, "pairs": {…}, …}``. The
+    per-method means become cohort ``"all"``; counts and shares are never drawn as alignments."""
     raw = results.get("cohort_alignment") or {}
     columns = ["method", "cohort", "alignment", "n_answers"]
     if not isinstance(raw, dict):
@@ -66,8 +66,10 @@ def alignment_frame(results: dict) -> pd.DataFrame:
                              "n_answers": int(entry.get("n_answers", 0))})
     for method in _order(m for m in raw if m in METHOD_ORDER):
         if isinstance(raw[method], numbers.Number):
-            rows.append({"method": method, "cohort": "all", "alignment": float(raw[method]),
-                         "n_answers": int(sum(int(e.get("n_answers", 0)) for e in per_cohort.values() if isinstance(e, dict)))})
+            total = raw.get("n_answers")
+            if not isinstance(total, numbers.Number):
+                total = sum(int(e.get("n_answers", 0)) for e in per_cohort.values() if isinstance(e, dict))
+            rows.append({"method": method, "cohort": "all", "alignment": float(raw[method]), "n_answers": int(total)})
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -23,6 +23,13 @@ def _all_text(at: AppTest) -> str:
     return "\n".join(parts)
 
 
+def _shown(text: str) -> str:
+    """Markdown source as it reads on the page: the backslash escapes of app_pages.common.literal dropped."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def _run(at: AppTest, page: str | None = None) -> AppTest:
     if page is not None:
         at.switch_page(page)
@@ -77,7 +84,7 @@ def test_search_highlights_a_respondent_and_unknown_id_warns(app):
     assert app.session_state[common.PERSONA].key == "r7"
     app.text_input(key="map_search").set_value("nobody-42")
     _run(app)
-    assert any("No respondent with id 'nobody-42'" in w for w in _texts(app, "warning"))
+    assert any("No respondent with id 'nobody-42'" in _shown(w) for w in _texts(app, "warning"))
 
 
 def test_selection_of_unknown_ids_gives_a_message(app):
@@ -111,28 +118,65 @@ def test_evaluation_page_without_runs_says_how_to_make_one(app):
     assert any("python -m persona_core eval" in i for i in _texts(app, "info"))
 
 
-def test_evaluation_page_shows_a_stored_run(app, built_space):
-    from db.session import session_scope
-    from db.store import save_evaluation_run
+def _plotly_values(values) -> list:
+    """A trace's values as a list (Plotly writes numeric arrays as base64 ``bdata``)."""
+    if isinstance(values, dict) and "bdata" in values:
+        import base64
 
-    results = {
-        "methods": {"unsteered": {"accuracy": 0.35, "loglik": -1.2}, "spm_individual": {"accuracy": 0.52, "loglik": -0.9},
-                    "cf": {"accuracy": 0.66, "loglik": -0.8}},
-        "cohort_alignment": {"spm_cohort": {"0": 0.81, "1": 0.77}, "unsteered": {"0": 0.6, "1": 0.58}},
-        "spm_relative_improvement": 0.486, "n_respondents": 40, "n_heldout": 300,
-    }
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"])).tolist()
+    return list(values)
+
+
+@pytest.mark.slow
+def test_evaluation_page_draws_what_a_real_evaluation_stores(app, built_space):
+    """A tiny SPM is trained and evaluated on the app's space, the result stored as ``eval``
+    stores it, and the page's table and per-cohort bars show exactly those numbers."""
+    import json
+    from dataclasses import replace
+
+    from db.models import EvaluationRun
+    from db.session import session_scope
+    from db.store import list_embedding_runs, save_evaluation_run
+    from persona_core.cli_steer import tiny_eval_config
+    from persona_core.evaluate.run import Evaluator
+    from persona_core.llm.loading import load_model
+    from persona_core.space import PersonaSpace
+    from persona_core.steer.config import tiny_config
+    from persona_core.steer.train import SPMTrainer
+
+    with session_scope(built_space.url) as s:
+        path = next(r.artifact_path for r in list_embedding_runs(s) if r.id == built_space.run_id)
+    space = PersonaSpace.load(path)
+    model, tok = load_model()
+    config = tiny_config()
+    config = replace(config, train=replace(config.train, steps_per_epoch=4, eval_every=0, progress=False))
+    trained = SPMTrainer(model, tok, config).fit(space.survey, space.embeddings, space.heldout_mask, space.run_key)
+    record = {"run_key": space.run_key, "step": trained.steps, "split": trained.split.to_record(space.survey)}
+    results = Evaluator(model, tok, space, trained.spm, record, replace(tiny_eval_config(), progress=False)).run()
+    results = json.loads(json.dumps(results))  # as the database gives it back
     with session_scope(built_space.url) as s:
         eval_id = save_evaluation_run(s, run_id=built_space.run_id, model_name="smollm2", results=results)
     try:
         _run(app, EVALUATION)
         assert app.selectbox(key="eval_run").value == eval_id
         table = app.dataframe[0].value
-        assert list(table["method"]) == ["unsteered", "spm_individual", "cf"]
-        assert "+48.6%" in [m.value for m in app.metric]
+        assert set(table["method"]) == set(results["methods"])
+        for method, acc in zip(table["method"], table["accuracy"]):
+            assert acc == pytest.approx(results["methods"][method]["accuracy"])
         assert "Per-cohort alignment" in _texts(app, "subheader")
+        chart = next(c for c in app.get("plotly_chart") if "eval_alignment" in c.proto.id)
+        drawn = {}
+        for trace in json.loads(chart.proto.spec)["data"]:
+            for cohort, value in zip(_plotly_values(trace["x"]), _plotly_values(trace["y"])):
+                drawn[(trace["name"], str(cohort))] = value
+        stored = results["cohort_alignment"]
+        want = {(m, c): e[m] for c, e in stored["per_cohort"].items() for m in results["methods"]}
+        want.update({(m, "all"): stored[m] for m in results["methods"]})
+        assert stored["per_cohort"] and drawn.keys() == want.keys()
+        for key, value in want.items():
+            assert drawn[key] == pytest.approx(value), key
+        assert all(0.0 <= v <= 1.0 for v in drawn.values())  # alignments, never counts
     finally:
-        from db.models import EvaluationRun
-
         with session_scope(built_space.url) as s:
             s.delete(s.get(EvaluationRun, eval_id))
 
@@ -220,7 +264,7 @@ def test_compare_unknown_respondent_and_empty_selection(app):
     _run(app)
     app.text_input(key="compare_respondent").set_value("no-such-person")
     _run(app)
-    assert any("No respondent with id 'no-such-person'" in e for e in _texts(app, "error"))
+    assert any("No respondent with id 'no-such-person'" in _shown(e) for e in _texts(app, "error"))
     assert app.button(key="compare_go").disabled
     app.radio(key="compare_kind").set_value("selection")
     _run(app)

@@ -58,9 +58,14 @@ def test_evaluation_scores_every_method_on_the_same_rows():
     assert result["spm_relative_improvement"] == pytest.approx(
         m["spm_individual"] / max(m[k] for k in ("unsteered", "demographic", "history", "shared_prompt")) - 1)
     align = result["cohort_alignment"]
-    assert align["n_pairs"] > 0 and align["spm_cohort"] > align["unsteered"]
+    assert align["spm_cohort"] > align["unsteered"] and align["pairs"]["n_pairs"] > 0
     assert set(align["per_cohort"]) == {"0", "1"} and align["spm_cohort_better_share"] == 1.0
     assert all(e["n_answers"] >= 3 for e in align["per_cohort"].values())
+    # the all-cohorts figure is the answer-weighted mean of the cohorts' figures it counts
+    per = align["per_cohort"].values()
+    assert align["n_answers"] == sum(e["n_answers"] for e in per) == result["n_heldout"]
+    assert align["spm_cohort"] == pytest.approx(
+        sum(e["spm_cohort"] * e["n_answers"] for e in per) / align["n_answers"])
     # two questions the SPM never trained on, personas folded in from the other questions
     new = result["new_questions"]
     assert new["n_questions"] == 2 and not set(new["questions"]) & set(record["split"]["questions"])

@@ -1,0 +1,47 @@
+"""Continuation log-likelihoods, perplexity and the answer-to-option mapper on the real model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from persona_core.llm.likelihood import closest_option, continuation_logprobs, perplexity
+
+
+def test_continuation_logprobs_match_a_plain_forward_pass_in_any_batch(llm):
+    contexts = llm.encode(["The capital of France is", "Question: do you like tea?\nAnswer:"])
+    texts = llm.encode([" Paris, a city on the Seine.", " Yes"])
+    batched = continuation_logprobs(llm.model, contexts, texts, batch_size=2)
+    for ctx, text, got in zip(contexts, texts, batched):
+        ids = torch.tensor([ctx + text])
+        with torch.inference_mode():
+            logp = torch.log_softmax(llm.model(input_ids=ids).logits.float(), -1)[0]
+        want = np.array([float(logp[len(ctx) - 1 + j, t]) for j, t in enumerate(text)])
+        assert got.shape == (len(text),)
+        np.testing.assert_allclose(got, want, atol=1e-3)  # right padding of the shorter row changes nothing
+    alone = continuation_logprobs(llm.model, contexts[1:], texts[1:], batch_size=1)
+    np.testing.assert_allclose(alone[0], batched[1], atol=1e-3)
+
+
+def test_perplexity_pools_tokens_and_refuses_nothing():
+    assert perplexity([np.log([0.5, 0.5]), np.log([0.25])]) == pytest.approx(np.exp(-np.mean(np.log([0.5, 0.5, 0.25]))))
+    with pytest.raises(ValueError, match="no tokens"):
+        perplexity([np.zeros(0)])
+
+
+def test_likely_text_has_lower_perplexity_than_shuffled_text(llm):
+    ctx = llm.encode(["Question: what do you think about taxes?\nAnswer:"])[0]
+    text = llm.encode([" I think taxes are too high for working families."])[0]
+    shuffled = list(np.random.default_rng(0).permutation(text))
+    fluent, garbled = continuation_logprobs(llm.model, [ctx, ctx], [text, shuffled])
+    assert perplexity([fluent]) < 0.5 * perplexity([garbled])
+
+
+def test_closest_option_is_a_distribution_and_follows_the_answer(llm):
+    options = ["Yes, I agree", "No, I disagree"]
+    p = closest_option(llm, "Should taxes be lower?", "Yes, I agree completely.", options)
+    assert p.shape == (2,) and p.sum() == pytest.approx(1.0) and (p > 0).all()
+    q = closest_option(llm, "Should taxes be lower?", "No, I disagree completely.", options)
+    assert p[0] > q[0]  # the same options, read after opposite answers, move the same way
+    with pytest.raises(ValueError, match="two options"):
+        closest_option(llm, "Q?", "A", ["only one"])
