@@ -48,14 +48,15 @@ def build_and_store(
     artifact_dir: str | Path | None = None,
     seconds: dict[str, float] | None = None,
 ) -> StoredBuild:
-    """Store ``survey`` (idempotent, see :func:`db.store.save_survey`), build its persona space,
+    """Store ``survey`` (idempotent, see :func:`persona_core.data.survey_db.save_survey`), build its persona space,
     save it (``artifact_dir``, default the artifacts folder / run key) and record the run.
 
     ``on_stage(name)`` is called as each of :data:`PIPELINE_STAGES` starts; ``seconds``: timings
     of earlier steps (e.g. loading the file) to record with the run.
     """
     from db.session import session_scope, upgrade_database
-    from db.store import save_embedding_run, save_survey
+    from db.store import save_embedding_run
+    from persona_core.data.survey_db import save_survey
 
     config = config or SpaceConfig()
     notify = on_stage or (lambda _name: None)
@@ -73,22 +74,32 @@ def build_and_store(
 
     notify("save")
     t = time.perf_counter()
-    saved = space.save(artifact_dir)
-    with session_scope(db_url) as session:
-        run_id = save_embedding_run(
-            session,
-            dataset_id=dataset_id,
-            params={"run_key": space.run_key, **config.to_dict()},
-            metrics=space.metrics,
-            seconds=seconds,
-            artifact_path=str(saved),
-            respondent_ids=survey.respondent_ids,
-            embeddings=space.embeddings,
-            coords=space.coords,
-            cohort_labels=space.cohort_labels,
-            cohort_probabilities=space.cohort_probabilities,
-            likely_cohorts=space.likely_cohorts,
-            cohorts=cohort_records(space),
-        )
+    # The fitted objects go to a staging folder first, and into place inside the run's transaction
+    # just before it commits: a build killed while saving leaves no run in the database, and at most
+    # a folder marked incomplete (a staging folder, removed by the next save on this host, or, killed
+    # between the move and the commit, the run's folder still holding its staging.json marker).
+    staged = space.save_staged(artifact_dir)
+    try:
+        with session_scope(db_url) as session:
+            run_id = save_embedding_run(
+                session,
+                dataset_id=dataset_id,
+                params={"run_key": space.run_key, **config.to_dict()},
+                metrics=space.metrics,
+                seconds=seconds,
+                artifact_path=str(staged.out),
+                respondent_ids=survey.respondent_ids,
+                embeddings=space.embeddings,
+                coords=space.coords,
+                cohort_labels=space.cohort_labels,
+                cohort_probabilities=space.cohort_probabilities,
+                likely_cohorts=space.likely_cohorts,
+                cohorts=cohort_records(space),
+            )
+            saved = staged.publish()
+    except BaseException:
+        staged.discard()
+        raise
+    staged.finish()
     seconds["save"] = time.perf_counter() - t
     return StoredBuild(space=space, dataset_id=dataset_id, run_id=run_id, artifact_dir=saved, seconds=seconds)

@@ -8,6 +8,7 @@ respondent has to be placed.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -154,13 +155,27 @@ class PersonaSpace:
     # ---------------------------------------------------------- persistence
     def save(self, directory: str | Path | None = None) -> Path:
         """Write the space to ``directory`` (default: the artifacts folder / run_key)."""
+        staged = self.save_staged(directory)
+        out = staged.publish()
+        staged.finish()
+        return out
+
+    def save_staged(self, directory: str | Path | None = None) -> "StagedSpace":
+        """Write the space into a temporary folder beside ``directory`` (default: the artifacts
+        folder / run_key); :meth:`StagedSpace.publish` moves it into place and
+        :meth:`StagedSpace.finish` removes its ``staging.json`` marker. Until then the folder is
+        marked incomplete (by its name ``<name>.tmp-...``, then by the marker); staging folders
+        left by killed processes of this host are removed here."""
         import joblib
 
         from persona_core.data.survey_files import save_survey_files
 
         out = Path(directory) if directory is not None else artifacts_dir() / self.run_key
-        tmp = out.with_name(out.name + f".tmp-{uuid.uuid4().hex[:8]}")
-        tmp.mkdir(parents=True, exist_ok=False)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(out.parent)
+        tmp = out.with_name(out.name + f"{STAGING_INFIX}{uuid.uuid4().hex[:8]}")
+        tmp.mkdir(exist_ok=False)
+        (tmp / STAGING_FILE).write_text(json.dumps({"host": _host(), "pid": os.getpid()}))
         fconf, farrays = self.factorization.get_state()
         np.savez_compressed(tmp / "factorization.npz", **farrays)
         np.savez_compressed(
@@ -191,14 +206,7 @@ class PersonaSpace:
             "profiles": {str(k): v for k, v in self.profiles.items()},
         }
         (tmp / "space.json").write_text(json.dumps(meta, indent=1))
-        if out.exists():
-            import shutil
-
-            shutil.rmtree(out)
-        tmp.rename(out)
-        self._artifact_dir = out
-        self._digests = digests
-        return out
+        return StagedSpace(self, tmp, out, digests)
 
     @classmethod
     def load(cls, directory: str | Path) -> "PersonaSpace":
@@ -309,6 +317,85 @@ def build_persona_space(
         projector=projector,
         cohort_finder=finder,
     )
+
+
+STAGING_INFIX = ".tmp-"
+STAGING_FILE = "staging.json"
+
+
+@dataclass
+class StagedSpace:
+    """A saved space still in its staging folder ``tmp``, to be moved to ``out``."""
+
+    space: PersonaSpace
+    tmp: Path
+    out: Path
+    digests: dict
+    published: bool = False
+
+    def publish(self) -> Path:
+        """Move the folder into place (replacing an older one there) and return ``out``; it keeps
+        its ``staging.json`` marker until :meth:`finish` (e.g. until the run that points at it is
+        committed: a folder with the marker and no run is the remains of a killed build)."""
+        import shutil
+
+        if self.out.exists():
+            shutil.rmtree(self.out)
+        self.tmp.rename(self.out)
+        self.published = True
+        self.space._artifact_dir = self.out
+        self.space._digests = self.digests
+        return self.out
+
+    def finish(self) -> None:
+        """Remove the marker: the folder is complete and in use."""
+        (self.out / STAGING_FILE).unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        """Remove what this save wrote (the staging folder, or ``out`` once published)."""
+        import shutil
+
+        shutil.rmtree(self.out if self.published else self.tmp, ignore_errors=True)
+        if self.published:
+            self.space._artifact_dir = None
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_staging(parent: Path) -> list[Path]:
+    """Remove the staging folders in ``parent`` whose writer (a process of this host) is gone,
+    e.g. a build killed while saving; returns what was removed."""
+    import shutil
+
+    removed = []
+    try:
+        candidates = [d for d in parent.iterdir() if STAGING_INFIX in d.name and d.is_dir()]
+    except OSError:
+        return removed
+    for d in candidates:
+        try:
+            info = json.loads((d / STAGING_FILE).read_text())
+            stale = info["host"] == _host() and not _alive(int(info["pid"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not ours to judge (no marker yet, or another format)
+        if stale:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
 
 
 def _sha256(path: Path) -> str:

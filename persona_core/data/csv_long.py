@@ -25,7 +25,9 @@ Decisions (the rules the loader enforces):
 
 Every problem raises :class:`~persona_core.data.errors.DataError` naming the file,
 the line (1-based as in an editor; the header is line 1) and the column.
-Files must be UTF-8 (a BOM is accepted).
+Files must be UTF-8 (a BOM is accepted) without NUL bytes, quoted strictly (nothing
+after a closing quote; every quoted field closed), with fields of at most
+``csv.field_size_limit()`` (131,072) characters.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import csv
 import io
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -40,7 +43,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from persona_core.data.errors import DataError
+from persona_core.data.errors import DataError, shown
 from persona_core.data.survey import Answers, Question, Survey
 
 log = logging.getLogger(__name__)
@@ -90,38 +93,156 @@ class CsvTable:
         return DataError(problem, file=self.path, row=self.lines[k], column=column)
 
 
+_TOKENS = re.compile(r'"|,|\r\n|\n|\r|[^",\r\n]+')
+_NEWLINES = frozenset(("\r\n", "\n", "\r"))
+
+
+@dataclass
+class _Spot:
+    """Where a character of a CSV text is, as the strict reader splits the text."""
+
+    line: int  # 1-based editor line of the character
+    record_line: int  # line where its record starts
+    field: int  # 0-based field index within the record
+    in_header: bool  # the record is the header (the first non-blank record)
+
+
+def _spot(text: str, pos: int) -> _Spot:
+    """Locate character ``pos`` of ``text`` (quote-aware: a quoted field may span lines)."""
+    line = record_line = 1
+    field = 0
+    quoted = after_quote = False  # inside a quoted field / just after its closing quote
+    content = header_done = False
+    for m in _TOKENS.finditer(text, 0, pos):
+        tok = m.group()
+        if tok in _NEWLINES:
+            line += 1
+            if quoted:
+                continue
+            if content:
+                header_done = True
+            record_line, field, content, after_quote = line, 0, False, False
+            continue
+        content = True
+        if quoted:
+            if tok == '"':
+                quoted, after_quote = False, True
+        elif tok == '"' and after_quote:  # "" inside a quoted field
+            quoted, after_quote = True, False
+        elif tok == ",":
+            field, after_quote = field + 1, False
+        elif tok == '"' and not after_quote and _field_start(text, m.start()):
+            quoted = True
+        else:
+            after_quote = False
+    return _Spot(line, record_line, field, not header_done)
+
+
+def _field_start(text: str, i: int) -> bool:
+    return i == 0 or text[i - 1] in ",\r\n"
+
+
+def _column_of(spot: _Spot, header: Sequence[str] | None) -> str:
+    """The column name for a located problem: the header's name, else ``#k``."""
+    if not spot.in_header and header is not None and spot.field < len(header) and header[spot.field]:
+        return header[spot.field]
+    return f"#{spot.field + 1}"
+
+
+def _first_record(text: str) -> list[str] | None:
+    """The header of ``text`` read leniently (only to name a column in an error message)."""
+    try:
+        for record in csv.reader(io.StringIO(text, newline="")):
+            if record and any(c.strip() for c in record):
+                return [c.strip() for c in record]
+    except csv.Error:
+        pass
+    return None
+
+
 def _decode_utf8(raw: bytes, path: Path) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         pos = e.start
-        line_start = raw.rfind(b"\n", 0, pos) + 1
-        line = raw.count(b"\n", 0, pos) + 1
-        column = None
-        if line > 1:
-            header_line = raw[: raw.find(b"\n")].decode("utf-8", errors="replace").lstrip("\ufeff")
-            header = next(csv.reader([header_line]), [])
-            prefix = raw[line_start:pos].decode("utf-8", errors="replace")
-            fields = next(csv.reader([prefix + "x"]), [""])
-            i = len(fields) - 1
-            column = header[i].strip() if 0 <= i < len(header) else None
+        prefix = raw[:pos].decode("utf-8").lstrip("\ufeff")
+        spot = _spot(prefix, len(prefix))
+        header = _first_record(raw.decode("utf-8", errors="replace").lstrip("\ufeff"))
+        hint = "save the file with UTF-8 encoding"
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            hint = "the file is UTF-16 encoded (it starts with a UTF-16 byte-order mark); save it as UTF-8"
         raise DataError(
-            f"not valid UTF-8 (byte 0x{raw[pos]:02x} at byte offset {pos}); "
-            "save the file with UTF-8 encoding",
+            f"not valid UTF-8 (byte 0x{raw[pos]:02x} at byte offset {pos}); {hint}",
             file=path,
-            row=line,
-            column=column,
+            row=spot.line,
+            column=_column_of(spot, header),
         ) from None
-    return text.lstrip("\ufeff")
+    text = text.lstrip("\ufeff")
+    nul = text.find("\x00")
+    if nul >= 0:
+        spot = _spot(text, nul)
+        raise DataError(
+            "contains a NUL byte (0x00): not a text file, or UTF-16 encoded; save it as UTF-8 text",
+            file=path,
+            row=spot.line,
+            column=_column_of(spot, _first_record(text[:nul] + text[nul:].replace("\x00", ""))),
+        )
+    return text
+
+
+def _csv_problem(error: csv.Error) -> str:
+    message = str(error)
+    if message.startswith("field larger than field limit"):
+        return (f"a field is longer than {csv.field_size_limit():,} characters, the most a CSV field may hold "
+                "(is a closing quote missing?)")
+    if message == "unexpected end of data":
+        return 'the file ends inside a quoted field (a closing " is missing)'
+    if "expected after" in message:
+        return ('text after the closing quote of a quoted field (write a quote inside a quoted field as "", '
+                'e.g. "5"" screen")')
+    return f"malformed CSV: {message}"
+
+
+def _csv_error_field(record: str) -> int:
+    """The field of ``record`` (a record's text to the end of the file) where the strict reader
+    fails: the first field over the size limit, text after a closing quote, or the field still
+    open at the end of the text."""
+    limit = csv.field_size_limit()
+    field = size = 0
+    quoted = after_quote = False
+    for m in _TOKENS.finditer(record):
+        tok = m.group()
+        if quoted:
+            if tok == '"':
+                quoted, after_quote = False, True
+            else:
+                size += len(tok)
+        elif tok == '"' and after_quote:
+            quoted, after_quote, size = True, False, size + 1
+        elif tok == ",":
+            field, size, after_quote = field + 1, 0, False
+        elif tok in _NEWLINES:
+            break
+        elif tok == '"' and _field_start(record, m.start()):
+            quoted = True
+        elif after_quote:
+            return field  # text after a closing quote
+        else:
+            size += len(tok)
+        if size > limit:
+            return field
+    return field
 
 
 def read_csv_table(path: str | Path, required: Sequence[str] = ()) -> CsvTable:
     """Read a UTF-8 CSV file strictly.
 
-    Raises :class:`DataError` for a missing or empty file, non-UTF-8 bytes, a row with
-    the wrong number of fields, duplicate column names, a header without data rows,
-    and for each name in ``required`` missing from the header. Cells are stripped of
-    surrounding whitespace; blank lines are ignored.
+    Raises :class:`DataError` for a missing or empty file, non-UTF-8 bytes, NUL bytes, malformed
+    quoting (text after a closing quote, a quoted field left open at the end of the file), a
+    field longer than the CSV reader's limit (``csv.field_size_limit()``, 131,072 characters),
+    a row with the wrong number of fields, duplicate column names, a header without data rows,
+    and for each name in ``required`` missing from the header. Each error names the line and
+    the column. Cells are stripped of surrounding whitespace; blank lines are ignored.
     """
     path = Path(path)
     if not path.is_file():
@@ -130,7 +251,8 @@ def read_csv_table(path: str | Path, required: Sequence[str] = ()) -> CsvTable:
     if not raw.strip():
         raise DataError("file is empty", file=path)
     text = _decode_utf8(raw, path)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    physical = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(physical, strict=True)
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -151,14 +273,18 @@ def read_csv_table(path: str | Path, required: Sequence[str] = ()) -> CsvTable:
                     seen.add(name)
                 continue
             if len(record) != len(header):
-                col = header[len(record)] if len(record) < len(header) else None
+                col = header[len(record)] if len(record) < len(header) else ""
+                col = col or f"#{len(record) + 1 if len(record) < len(header) else len(header) + 1}"
                 raise DataError(
                     f"expected {len(header)} fields, found {len(record)}", file=path, row=start, column=col
                 )
             rows.append(record)
             lines.append(start)
     except csv.Error as e:
-        raise DataError(f"malformed CSV: {e}", file=path, row=reader.line_num) from None
+        start = prev_end + 1
+        field = _csv_error_field("".join(physical[start - 1:]))
+        spot = _Spot(start, start, field, header is None)
+        raise DataError(_csv_problem(e), file=path, row=start, column=_column_of(spot, header)) from None
     if header is None:
         raise DataError("file is empty", file=path)
     table = CsvTable(path=path, header=header, rows=rows, lines=lines)
@@ -190,7 +316,7 @@ def parse_bool(value: str) -> bool | None:
         return True
     if v in _FALSE:
         return False
-    raise ValueError(f"{value!r} is not true/false, yes/no or 1/0")
+    raise ValueError(f"{shown(value)} is not true/false, yes/no or 1/0")
 
 
 def attributes_frame(ids: Iterable[str], columns: dict[str, list[str]]) -> pd.DataFrame:
@@ -224,22 +350,22 @@ def _read_questions(table: CsvTable) -> list[Question]:
         if not qid:
             raise table.error(k, "question_id", "empty question id")
         if qid in first_line:
-            raise table.error(k, "question_id", f"duplicate question id {qid!r} (first on line {first_line[qid]})")
+            raise table.error(k, "question_id", f"duplicate question id {shown(qid)} (first on line {first_line[qid]})")
         first_line[qid] = table.lines[k]
         text = row[idx["text"]]
         if not text:
-            raise table.error(k, "text", f"question {qid!r} has no text")
+            raise table.error(k, "text", f"question {shown(qid)} has no text")
         try:
             opts = parse_options(row[idx["options"]])
         except (ValueError, json.JSONDecodeError) as e:
             raise table.error(k, "options", f"cannot read options: {e}") from None
         if any(o == "" for o in opts):
-            raise table.error(k, "options", f"question {qid!r} has an empty option")
+            raise table.error(k, "options", f"question {shown(qid)} has an empty option")
         if len(opts) < 2:
-            raise table.error(k, "options", f"question {qid!r} needs at least 2 options, has {len(opts)}")
+            raise table.error(k, "options", f"question {shown(qid)} needs at least 2 options, has {len(opts)}")
         if len(set(opts)) != len(opts):
             dup = next(o for o in opts if opts.count(o) > 1)
-            raise table.error(k, "options", f"question {qid!r} lists option {dup!r} twice")
+            raise table.error(k, "options", f"question {shown(qid)} lists option {shown(dup)} twice")
         ordinal = True
         if has_ordinal:
             try:
@@ -290,7 +416,7 @@ def load_csv(path: str | Path, config: CsvLongConfig | None = None) -> Survey:
             raise atable.error(k, "respondent_id", "empty respondent id")
         qi = qindex.get(qid)
         if qi is None:
-            raise atable.error(k, "question_id", f"unknown question id {qid!r} (not in {cfg.questions})")
+            raise atable.error(k, "question_id", f"unknown question id {shown(qid)} (not in {cfg.questions})")
         if ans == "":
             blanks += 1
             continue
@@ -299,13 +425,13 @@ def load_csv(path: str | Path, config: CsvLongConfig | None = None) -> Survey:
             o = lookup.get((qid, ans.casefold()))
         if o is None:
             opts = " | ".join(questions[qi].options)
-            raise atable.error(k, "answer", f"answer {ans!r} is not among the options of {qid!r}: {opts}")
+            raise atable.error(k, "answer", f"answer {shown(ans)} is not among the options of {qid!r}: {opts}")
         ri = rid_index.setdefault(rid, len(rid_index))
         key = (ri, qi)
         if key in seen:
             raise atable.error(
                 k, "question_id",
-                f"duplicate answer of respondent {rid!r} to question {qid!r} (first on line {seen[key]})",
+                f"duplicate answer of respondent {shown(rid)} to question {qid!r} (first on line {seen[key]})",
             )
         seen[key] = atable.lines[k]
         resp.append(ri)
@@ -345,7 +471,7 @@ def _read_respondents(path: Path, respondent_ids: list[str], answers: CsvTable) 
         if not rid:
             raise table.error(k, "respondent_id", "empty respondent id")
         if rid in first:
-            raise table.error(k, "respondent_id", f"duplicate respondent id {rid!r} (first on line {first[rid]})")
+            raise table.error(k, "respondent_id", f"duplicate respondent id {shown(rid)} (first on line {first[rid]})")
         first[rid] = table.lines[k]
     missing = [r for r in respondent_ids if r not in first]
     if missing:
@@ -354,7 +480,7 @@ def _read_respondents(path: Path, respondent_ids: list[str], answers: CsvTable) 
         k = next(k for k, row in enumerate(answers.rows) if row[ia] == missing[0])
         raise answers.error(
             k, "respondent_id",
-            f"respondent {missing[0]!r} is not listed in {path.name} ({len(missing)} respondents missing)",
+            f"respondent {shown(missing[0])} is not listed in {path.name} ({len(missing)} respondents missing)",
         )
     extra = len(ids) - len(respondent_ids)
     if extra:

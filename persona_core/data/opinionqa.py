@@ -29,6 +29,7 @@ Rules:
 * "Refused" answers (the refusal references, any text "Refused") and blank cells count
   as missing. Any other text that is not an option raises :class:`DataError` naming
   ``responses.csv``, the line and the question column.
+* Each question key (``info.csv``) and demographic key (``metadata.csv``) appears once.
 * Demographics listed in ``metadata.csv`` become respondent attributes (categorical in
   the metadata's option order; values outside those options, e.g. "Refused", become
   missing). The weight column is survey bookkeeping and is not loaded.
@@ -46,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from persona_core.data.csv_long import CsvTable, read_csv_table
-from persona_core.data.errors import DataError
+from persona_core.data.errors import DataError, shown
 from persona_core.data.survey import Answers, Question, Survey
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,8 @@ def _literal(table: CsvTable, k: int, column: str, kind: type) -> object:
     text = table.rows[k][table.index(column)]
     try:
         value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        raise table.error(k, column, f"cannot read {text[:60]!r} as a Python {kind.__name__}") from None
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):  # TypeError: {[1]: 'x'}
+        raise table.error(k, column, f"cannot read {shown(text, 60)} as a Python {kind.__name__}") from None
     if not isinstance(value, kind):
         raise table.error(k, column, f"expected a {kind.__name__}, found {type(value).__name__}")
     return value
@@ -132,11 +133,11 @@ def parse_info(table: CsvTable) -> list[OpinionQAQuestion]:
         if not key:
             raise table.error(k, "key", "empty question key")
         if key in seen:
-            raise table.error(k, "key", f"duplicate question key {key!r} (first on line {seen[key]})")
+            raise table.error(k, "key", f"duplicate question key {shown(key)} (first on line {seen[key]})")
         seen[key] = table.lines[k]
         text = row[table.index("question")]
         if not text:
-            raise table.error(k, "question", f"question {key!r} has no wording")
+            raise table.error(k, "question", f"question {shown(key)} has no wording")
         mapping = _literal(table, k, "option_mapping", dict)
         try:
             by_code = [str(v).strip() for _, v in sorted(mapping.items(), key=lambda kv: float(kv[0]))]
@@ -162,9 +163,9 @@ def parse_info(table: CsvTable) -> list[OpinionQAQuestion]:
         substantive = [substantive[i] for i in keep]
         positions = [float(positions[i]) for i in keep]
         if len(substantive) < 2:
-            raise table.error(k, "references", f"question {key!r} has fewer than 2 answer options")
+            raise table.error(k, "references", f"question {shown(key)} has fewer than 2 answer options")
         if len(set(substantive)) != len(substantive):
-            raise table.error(k, "references", f"question {key!r} lists an option twice")
+            raise table.error(k, "references", f"question {shown(key)} lists an option twice")
         ordinal = len(set(positions)) == len(positions)
         order = np.argsort(positions, kind="stable") if ordinal else np.arange(len(substantive))
         options = tuple(substantive[i] for i in order)
@@ -176,10 +177,14 @@ def parse_metadata(table: CsvTable) -> dict[str, list[str]]:
     """``{demographic key: ordered options}`` from ``metadata.csv``."""
     table.require("key", "options")
     out: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
     for k, row in enumerate(table.rows):
         key = row[table.index("key")]
         if not key:
             raise table.error(k, "key", "empty demographic key")
+        if key in seen:
+            raise table.error(k, "key", f"duplicate demographic key {shown(key)} (first on line {seen[key]})")
+        seen[key] = table.lines[k]
         out[key] = [str(o).strip() for o in _literal(table, k, "options", list)]
     return out
 
@@ -199,7 +204,7 @@ def load_opinionqa(path: str | Path, wave: str | int | None = None) -> Survey:
         if not rid:
             raise resp.error(k, "QKEY", "empty respondent key")
         if rid in first:
-            raise resp.error(k, "QKEY", f"duplicate respondent key {rid!r} (first on line {first[rid]})")
+            raise resp.error(k, "QKEY", f"duplicate respondent key {shown(rid)} (first on line {first[rid]})")
         first[rid] = resp.lines[k]
 
     r_parts, q_parts, o_parts = [], [], []
@@ -213,7 +218,7 @@ def load_opinionqa(path: str | Path, wave: str | int | None = None) -> Survey:
         if bad.any():
             k = int(np.flatnonzero(bad.to_numpy())[0])
             raise resp.error(
-                k, q.id, f"answer {cells.iloc[k]!r} is not among the options: {' | '.join(q.options)}"
+                k, q.id, f"answer {shown(cells.iloc[k])} is not among the options: {' | '.join(q.options)}"
             )
         rows = np.flatnonzero(codes.notna().to_numpy())
         r_parts.append(rows)

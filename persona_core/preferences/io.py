@@ -8,7 +8,10 @@ Optional vote fields load existing judgements (PRISM- or Chatbot-Arena-style exp
 ``annotator`` (or ``judge``) with ``choice`` (``a``/``b``/``tie``/``both_bad``) or ``winner``
 (``model_a``/``model_b``/``tie``/``tie (bothbad)``), and ``rationale``. Every other field is
 kept in the pair's ``meta``. The whole file is checked first: any bad line raises a
-:class:`DataError` naming every bad line, and nothing is stored.
+:class:`DataError` naming every bad line (its ``row`` and ``column`` point at the first), and
+nothing is stored. The file is UTF-8 (a BOM is accepted); lines end at ``\n`` only, so a JSON
+string may hold U+2028 and the like; strings with NUL characters or unpaired surrogates are
+refused, as the database cannot store them.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from typing import Iterable, TextIO
 
 from sqlalchemy.orm import Session
 
-from persona_core.data.errors import DataError
+from persona_core.data.errors import DataError, shown
 from persona_core.preferences import store
 from persona_core.preferences.order import choice_to_shown
 
@@ -52,73 +55,140 @@ class ImportResult:
     pair_ids: list[int]
 
 
-def _text(obj: dict, key: str, problems: list[str]) -> str:
+Problem = tuple[str, str]  # (column: the field's key, or "character k" / "byte k" of the line; message)
+
+
+def _text(obj: dict, key: str, problems: list[Problem]) -> str:
     value = obj.get(key)
     if not isinstance(value, str):
-        problems.append(f"{key!r} is missing" if value is None else f"{key!r} must be a string, got {type(value).__name__}")
+        problems.append((key, f"{key!r} is missing" if value is None else f"{key!r} must be a string, got {type(value).__name__}"))
         return ""
     if key == "prompt" and not value.strip():
-        problems.append("'prompt' is empty")
+        problems.append((key, "'prompt' is empty"))
     return value
 
 
-def parse_line(text: str, line: int) -> tuple[PairRecord | None, list[str]]:
-    """One JSONL line as a record, or the problems found in it."""
+def _unstorable(value: object) -> str | None:
+    """Why a JSON value cannot go into the database (NUL characters, unpaired surrogates), if so."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "contains a NUL character (\\u0000), which the database cannot store"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"contains an unpaired surrogate {value[exc.start]!r}, which is not valid Unicode"
+        return None
+    if isinstance(value, dict):
+        items = [x for kv in value.items() for x in kv]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    return next((why for why in map(_unstorable, items) if why), None)
+
+
+def _parse(text: str, line: int) -> tuple[PairRecord | None, list[Problem]]:
+    """One JSONL line as a record, or its problems with the column each is in."""
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, [f"not valid JSON ({exc.msg} at column {exc.colno})"]
+        what = exc.msg.removesuffix(" at")  # "Invalid control character at", "Unterminated string starting at"
+        return None, [(f"character {exc.colno}", f"not valid JSON ({what} at column {exc.colno})")]
+    except RecursionError:
+        return None, [("character 1", "not valid JSON (nested too deeply)")]
     if not isinstance(obj, dict):
-        return None, [f"expected a JSON object, got {type(obj).__name__}"]
-    problems: list[str] = []
+        first = len(text) - len(text.lstrip()) + 1
+        return None, [(f"character {first}", f"expected a JSON object, got {type(obj).__name__}")]
+    problems: list[Problem] = []
+    for key, value in obj.items():
+        why = _unstorable(key) or _unstorable(value)
+        if why:
+            problems.append((key, f"{shown(key)} {why}"))
     prompt, a, b = (_text(obj, k, problems) for k in ("prompt", "response_a", "response_b"))
-    annotator = obj.get("annotator", obj.get("judge"))
-    raw_choice = obj.get("choice", obj.get("winner"))
+    annotator_key = "annotator" if "annotator" in obj else "judge"
+    choice_key = "choice" if "choice" in obj else "winner"
+    annotator = obj.get(annotator_key)
+    raw_choice = obj.get(choice_key)
     choice = None
     if raw_choice is not None:
         choice = WINNERS.get(str(raw_choice).strip().lower()) if isinstance(raw_choice, str) else None
         if choice is None:
-            problems.append(f"unknown choice {raw_choice!r}; use a, b, tie, both_bad (or model_a, model_b, tie, tie (bothbad))")
+            problems.append((choice_key, f"unknown choice {shown(raw_choice)}; use a, b, tie, both_bad "
+                                         "(or model_a, model_b, tie, tie (bothbad))"))
         if annotator is None:
-            problems.append("a 'choice' needs an 'annotator'")
+            problems.append((choice_key, "a 'choice' needs an 'annotator'"))
     if annotator is not None:
         if not isinstance(annotator, str) or not annotator.strip():
-            problems.append("'annotator' must be a non-empty string")
+            problems.append((annotator_key, "'annotator' must be a non-empty string"))
         elif len(annotator.strip()) > store.MAX_NAME:
-            problems.append(f"'annotator' is longer than {store.MAX_NAME} characters")
+            problems.append((annotator_key, f"'annotator' is longer than {store.MAX_NAME} characters"))
         else:
             annotator = annotator.strip()
         if raw_choice is None:
-            problems.append("an 'annotator' needs a 'choice'")
+            problems.append((annotator_key, "an 'annotator' needs a 'choice'"))
     rationale = obj.get("rationale") or ""
     if not isinstance(rationale, str):
-        problems.append("'rationale' must be a string")
+        problems.append(("rationale", "'rationale' must be a string"))
     if problems:
         return None, problems
     meta = {k: v for k, v in obj.items() if k not in ("prompt", "response_a", "response_b", *VOTE_KEYS)}
     return PairRecord(line, prompt, a, b, meta, annotator, choice, rationale), []
 
 
+def parse_line(text: str, line: int) -> tuple[PairRecord | None, list[str]]:
+    """One JSONL line as a record, or the problems found in it."""
+    record, problems = _parse(text, line)
+    return record, [message for _, message in problems]
+
+
+def _lines(raw: bytes) -> list[tuple[int, str | None, Problem | None]]:
+    """``(line number, text, decoding problem)`` per line: lines end at ``\\n`` only (a JSON string
+    may hold U+2028 and the like), a trailing ``\\r`` and a leading UTF-8 BOM are dropped."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    out = []
+    for number, chunk in enumerate(raw.split(b"\n"), start=1):
+        if chunk.endswith(b"\r"):
+            chunk = chunk[:-1]
+        try:
+            out.append((number, chunk.decode("utf-8"), None))
+        except UnicodeDecodeError as exc:
+            hint = ("the file is UTF-16 encoded; save it as UTF-8" if number == 1 and raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+                    else "save the file as UTF-8")
+            out.append((number, None, (f"byte {exc.start + 1}",
+                                       f"not valid UTF-8 (byte 0x{chunk[exc.start]:02x} at byte {exc.start + 1} of the line); {hint}")))
+    if out and out[-1][1] == "":
+        out.pop()  # the final newline
+    return out
+
+
 def read_pairs_jsonl(path: str | Path) -> list[PairRecord]:
-    """Every record of a JSONL file; :class:`DataError` listing each bad line (blank lines are skipped)."""
+    """Every record of a UTF-8 JSONL file; :class:`DataError` listing each bad line (blank lines are
+    skipped). The error's ``row`` and ``column`` point at the first bad line: ``column`` is the
+    bad field's key, or ``character k`` (``byte k`` for a bad encoding) of the line. Strings with NUL
+    characters or unpaired surrogates are refused (the database cannot store them)."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise DataError(f"cannot read: {exc}", file=path) from exc
     records, bad = [], []
-    for number, text in enumerate(lines, start=1):
+    for number, text, problem in _lines(raw):
+        if problem is not None:
+            bad.append((number, [problem]))
+            continue
         if not text.strip():
             continue
-        record, problems = parse_line(text, number)
+        record, problems = _parse(text, number)
         if problems:
-            bad.append((number, "; ".join(problems)))
+            bad.append((number, problems))
         else:
             records.append(record)
     if bad:
-        listed = "\n".join(f"  line {n}: {p}" for n, p in bad[:MAX_REPORTED])
+        listed = "\n".join(f"  line {n}: {'; '.join(m for _, m in p)}" for n, p in bad[:MAX_REPORTED])
         more = f"\n  ... and {len(bad) - MAX_REPORTED} more" if len(bad) > MAX_REPORTED else ""
-        raise DataError(f"{len(bad)} bad line(s), nothing was imported:\n{listed}{more}", file=path, row=bad[0][0])
+        raise DataError(f"{len(bad)} bad line(s), nothing was imported:\n{listed}{more}", file=path, row=bad[0][0],
+                        column=bad[0][1][0][0])
     if not records:
         raise DataError("no records", file=path)
     return records

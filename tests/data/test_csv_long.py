@@ -180,7 +180,7 @@ def test_non_utf8_in_header(tmp_path):
     d = write_survey(tmp_path, questions=b"question_id,t\xe9xt,options\nq1,x,a|b\n")
     with pytest.raises(DataError, match="not valid UTF-8") as e:
         load_csv(d)
-    assert_data_error(e, "questions.csv", 1, None)
+    assert_data_error(e, "questions.csv", 1, "#2")  # the header's second field
 
 
 def test_utf8_bom_is_accepted(tmp_path):
