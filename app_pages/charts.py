@@ -11,6 +11,30 @@ GROUP_COLORS = {"this group": "#1f77b4", "selection": "#1f77b4", "everybody": "#
                 "unsteered": "#8c8c8c", "steered": "#d62728", "real answers": "#2ca02c"}
 
 
+def plain(text):
+    """A label from data files as Plotly shows it: Plotly reads <b>, <i>, <br>, <a href> ... in every
+    title, legend entry, tick and hover label as markup, so & < > become entities (which it shows as
+    the characters they are). Anything but a string is returned as it is."""
+    if not isinstance(text, str):
+        return text
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain_frame(frame: pd.DataFrame, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``frame`` with the text of every string or categorical column but ``keep`` passed through
+    :func:`plain` (for a Plotly Express figure; ``keep`` the columns read back, e.g. ids)."""
+    out = frame.copy()
+    for col in out.columns:
+        if col in keep:
+            continue
+        values = out[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            out[col] = values.cat.rename_categories([plain(c) for c in values.cat.categories])
+        elif values.dtype == object or pd.api.types.is_string_dtype(values):
+            out[col] = values.map(plain)
+    return out
+
+
 def cohort_colors(view) -> dict[str, str]:
     """Cohort title -> colour, outliers grey."""
     palette = px.colors.qualitative.Bold + px.colors.qualitative.Safe + px.colors.qualitative.Vivid
@@ -35,10 +59,10 @@ def paired_bars(frame: pd.DataFrame, category: str, groups: tuple[str, ...], tit
     """Horizontal bars of several share columns (``groups``) side by side per ``category``."""
     fig = go.Figure()
     for g in groups:
-        fig.add_trace(go.Bar(y=frame[category], x=frame[g], name=g, orientation="h",
+        fig.add_trace(go.Bar(y=[plain(v) for v in frame[category]], x=frame[g], name=g, orientation="h",
                              marker_color=GROUP_COLORS.get(g), text=[f"{v:.0%}" if percent else f"{v:.2f}" for v in frame[g]],
                              textposition="outside", cliponaxis=False))
-    fig.update_layout(barmode="group", title=title or None, height=max(height, 60 + 28 * len(frame) * len(groups)),
+    fig.update_layout(barmode="group", title=plain(title) or None, height=max(height, 60 + 28 * len(frame) * len(groups)),
                       margin={"l": 10, "r": 40, "t": 40 if title else 10, "b": 10},
                       yaxis={"autorange": "reversed"}, xaxis={"tickformat": ".0%" if percent else None},
                       legend={"orientation": "h", "y": -0.15})

@@ -45,7 +45,7 @@ b.metric("Share of respondents", f"{len(members) / view.survey.n_respondents:.1%
 with c:
     if st.button("Steer toward this cohort", type="primary", key="steer_cohort",
                  on_click=common.set_persona, args=(cohort_persona(view, label),)):
-        st.success(f"Persona set to {view.cohort_title(label)}; open Compare to generate.")
+        st.success(f"Persona set to {common.literal(view.cohort_title(label))}; open Compare to generate.")
 
 st.subheader("Most distinctive opinions (this cohort vs everybody)")
 distinctive = profile.get("distinctive_questions") or []

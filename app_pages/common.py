@@ -2,6 +2,7 @@
 state with its build button. Layout only; the work happens in :mod:`persona_core.service`."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import streamlit as st
@@ -183,11 +184,17 @@ def set_persona(persona) -> None:
 
 
 _MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~$:")
+# GitHub-flavoured Markdown turns bare "http://...", "www." and "name@host" into links after the
+# escapes are resolved, so no backslash stops it: a zero-width space breaks each of them instead
+_AUTOLINK_TRIGGERS = re.compile(r"(?<=[a-z])(?=://)|(?<=www)(?=\.)|(?=@)", re.IGNORECASE)
+ZERO_WIDTH_SPACE = "\u200b"
 
 
 def literal(text: object) -> str:
     """Text from models, annotators or data files, safe inside ``st.markdown``: every Markdown
     (and HTML) special character is backslash-escaped, so links, images, emphasis and tags are
-    shown as the characters they are; line breaks are kept."""
-    escaped = "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in str(text))
+    shown as the characters they are, and a zero-width space goes before each "://", "@" and the
+    dot of "www." so no bare address becomes a link; line breaks are kept."""
+    text = _AUTOLINK_TRIGGERS.sub(ZERO_WIDTH_SPACE, str(text))
+    escaped = "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text)
     return escaped.replace("\n", "  \n")

@@ -54,8 +54,8 @@ if kind == "respondent":
     try:
         persona = respondent_persona(view, rid)
     except KeyError:
-        st.error(f"No respondent with id {rid.strip()!r} in {view.dataset_name}. "
-                 f"Ids look like {', '.join(view.survey.respondent_ids[:3])}.")
+        st.error(f"No respondent with id {common.literal(repr(rid.strip()))} in {common.literal(view.dataset_name)}. "
+                 f"Ids look like {common.literal(', '.join(view.survey.respondent_ids[:3]))}.")
 elif kind == "cohort":
     if not view.cohorts:
         st.warning("This persona space has no cohorts.")
@@ -191,7 +191,7 @@ if stored is not None and stored["run_id"] == view.run_id:
     result = stored["result"]
     ttft = " · ".join(f"{side} {t:.2f} s" for side, t in zip(("unsteered", "steered"), result.first_token_s) if t is not None)
     st.caption(f"Generated in {result.total_s:.1f} s (first token: {ttft}) · {METHODS[result.method]} · "
-               f"question: {result.prompt.splitlines()[0][:80]}")
+               f"question: {common.literal(result.prompt.splitlines()[0][:80])}")
     if stored["probs"] is not None:
         plain, steered = stored["probs"]
         options = stored["options"]

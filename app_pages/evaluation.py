@@ -17,7 +17,7 @@ except Exception as exc:  # noqa: BLE001
     st.error(f"Cannot read the evaluation runs: {exc}")
     st.stop()
 if not runs:
-    st.info(f"No evaluation is stored for embedding run {view.run_id} of {view.dataset_name} yet. "
+    st.info(f"No evaluation is stored for embedding run {view.run_id} of {common.literal(view.dataset_name)} yet. "
             "Run `python -m persona_core eval` (after `python -m persona_core train`): it scores the unsteered "
             "model, the prompting baselines, a shared soft prompt, the SPM and the collaborative-filtering "
             "predictor on the same held-out answers and stores the results here.")

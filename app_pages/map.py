@@ -14,7 +14,7 @@ ctx = common.require_space()
 view = ctx.view
 st.title("Opinion map")
 st.caption(
-    f"{view.survey.n_respondents} respondents of {view.dataset_name}, placed by their answers "
+    f"{view.survey.n_respondents} respondents of {common.literal(view.dataset_name)}, placed by their answers "
     f"(UMAP of the persona embeddings); {len(view.cohorts)} cohorts, outliers in grey. "
     "Draw a box or lasso around respondents to select them."
 )
@@ -41,26 +41,28 @@ if search.strip():
     try:
         highlight = view.survey.respondent_ids[view.respondent_index(search)]
     except KeyError:
-        st.warning(f"No respondent with id {search.strip()!r} in {view.dataset_name}.")
+        st.warning(f"No respondent with id {common.literal(repr(search.strip()))} in {common.literal(view.dataset_name)}.")
 
 hover = views.key_attributes(view)
 order = views.color_order(view, color)
 numeric = color.kind == "attribute" and views.is_numeric_attribute(view, color.key)
+colors = charts.cohort_colors(view) if color.kind == "cohort" else charts.answer_colors(order)
+# Plotly reads <b>, <a href> ... in labels as markup: plot escaped text (ids stay as they are: selections read them)
 fig = px.scatter(
-    data, x="x", y="y", color="color", custom_data=["id"], render_mode="webgl",
+    charts.plain_frame(data, keep=("id",)), x="x", y="y", color="color", custom_data=["id"], render_mode="webgl",
     hover_data={"x": False, "y": False, "color": False, "id": True, "cohort": True, **{h: True for h in hover}},
-    category_orders={"color": order} if order else None,
-    color_discrete_map=charts.cohort_colors(view) if color.kind == "cohort" else charts.answer_colors(order),
+    category_orders={"color": [charts.plain(o) for o in order]} if order else None,
+    color_discrete_map={charts.plain(k): v for k, v in colors.items()} if colors else None,
     color_continuous_scale="Viridis" if numeric else None,
-    labels={"color": color.label},
+    labels={"color": charts.plain(color.label)},
 )
 fig.update_traces(marker={"size": 6, "opacity": 0.8})
 if highlight is not None:
     row = data[data["id"] == highlight].iloc[0]
-    fig.add_trace(go.Scattergl(x=[row.x], y=[row.y], mode="markers+text", text=[f"  {highlight}"], textposition="middle right",
+    fig.add_trace(go.Scattergl(x=[row.x], y=[row.y], mode="markers+text", text=[f"  {charts.plain(highlight)}"], textposition="middle right",
                                marker={"size": 18, "symbol": "star", "color": "#d62728", "line": {"width": 1, "color": "black"}},
-                               name=f"respondent {highlight}", customdata=[[highlight]], hoverinfo="skip"))
-fig.update_layout(height=620, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="lasso", legend_title_text=color.label,
+                               name=f"respondent {charts.plain(highlight)}", customdata=[[highlight]], hoverinfo="skip"))
+fig.update_layout(height=620, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="lasso", legend_title_text=charts.plain(color.label),
                   xaxis={"visible": False}, yaxis={"visible": False})
 event = st.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("box", "lasso"), width="stretch")
 
@@ -71,12 +73,12 @@ if ids != st.session_state.get("_map_points_seen", []):  # a new selection on th
     st.session_state[common.SELECTION] = ids
 if highlight is not None:
     i = view.respondent_index(highlight)
-    st.subheader(f"Respondent {highlight}")
-    st.write(f"{view.cohort_title(int(view.cohort_labels[i]))} · most likely cohort {int(view.likely_cohorts[i])}")
+    st.subheader(f"Respondent {common.literal(highlight)}")
+    st.markdown(f"{common.literal(view.cohort_title(int(view.cohort_labels[i])))} · most likely cohort {int(view.likely_cohorts[i])}")
     st.dataframe(view.survey.attributes.iloc[[i]], width="stretch")
-    if st.button(f"Steer toward respondent {highlight}", key="steer_respondent",
+    if st.button(f"Steer toward respondent {common.literal(highlight)}", key="steer_respondent",
                  on_click=common.set_persona, args=(respondent_persona(view, highlight),)):
-        st.success(f"Persona set to respondent {highlight}; open Compare to generate.")
+        st.success(f"Persona set to respondent {common.literal(highlight)}; open Compare to generate.")
 
 selected = st.session_state.get(common.SELECTION) or []
 st.subheader("Selection")

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from playwright.sync_api import expect
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PERSONA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -47,9 +49,13 @@ def streamlit_server(env: dict[str, str], timeout: float = 120.0) -> Iterator[st
                         break
             except OSError:
                 pass
-            if proc.poll() is not None or time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not start (see {log.name})")
-            time.sleep(0.3)
+            try:  # between two health checks: wait for the server process to end (it should not)
+                proc.wait(timeout=0.3)
+                raise RuntimeError(f"streamlit exited with {proc.returncode} (see {log.name})")
+            except subprocess.TimeoutExpired:
+                pass
         yield url
     finally:
         proc.terminate()
@@ -65,66 +71,182 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
-def wait_idle(page, timeout: float = 120_000, settle: bool = True) -> None:
-    """Wait until the app has finished its current script run (no 'Running…' widget, no
-    spinner); ``settle`` first gives a just-triggered run time to start, and after it to paint."""
-    if settle:
-        page.wait_for_timeout(300)
-    page.wait_for_function(
-        """() => {
-            const w = document.querySelector('[data-testid="stStatusWidget"]');
-            const busy = w && /Running|Stop/.test(w.innerText);
-            return !busy && !document.querySelector('[data-testid="stSpinner"]');
-        }""",
-        timeout=timeout,
-    )
-    if settle:
-        page.wait_for_timeout(200)
+# Installed before the app's own scripts (page.add_init_script). On the app's websocket it counts
+# the rerun requests the browser sends (BackMsg.rerun_script, field 11) and the script runs the
+# server reports finished (ForwardMsg.script_finished, field 6; status 2 = stopped early because
+# another run follows, so not counted), both on one sequence; through React's devtools hook it
+# counts React's commits. Streamlit hands a message to React within the task it arrives in and
+# React commits in a later task, so "the last finished run came after the last request, and React
+# has committed since it arrived" is a condition the page can be waited on, with no settle time.
+RUN_HOOK_JS = r"""
+(() => {
+  if (window !== window.top || window.__stRuns) return;
+  const runs = window.__stRuns = {seq: 0, requested: 0, finished: 0, finishedCount: 0, commits: 0,
+                                  commitsAtFinish: 0, log: []};
+  const note = (...entry) => { runs.log.push([...entry, Math.round(performance.now())]); if (runs.log.length > 100) runs.log.shift(); };
+  if (window.__REACT_DEVTOOLS_GLOBAL_HOOK__ === undefined) {
+    window.__REACT_DEVTOOLS_GLOBAL_HOOK__ = {
+      isDisabled: false, supportsFiber: true, renderers: new Map(), inject: () => 1, checkDCE: () => {},
+      onCommitFiberRoot: () => { runs.commits++; }, onCommitFiberUnmount: () => {}, onPostCommitFiberRoot: () => {},
+    };
+  }
+  const fields = (buf) => {  // top-level fields of one protobuf message: [[number, varint or null]]
+    const b = new Uint8Array(buf), out = [];
+    let i = 0;
+    const varint = () => { let v = 0, m = 1, c; do { c = b[i++]; v += (c & 127) * m; m *= 128; } while ((c & 128) && i < b.length); return v; };
+    while (i < b.length) {
+      const tag = varint(), field = Math.floor(tag / 8), wire = tag % 8;
+      if (wire === 0) out.push([field, varint()]);
+      else if (wire === 2) { const n = varint(); i += n; out.push([field, null]); }  // not i += varint(): i is read first
+      else if (wire === 1) { i += 8; out.push([field, null]); }
+      else if (wire === 5) { i += 4; out.push([field, null]); }
+      else break;
+    }
+    return out;
+  };
+  const bytes = (data) => data instanceof ArrayBuffer ? data
+    : ArrayBuffer.isView(data) ? data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) : null;
+  const Native = window.WebSocket;
+  class Watched extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (event) => {  // added before Streamlit's own listener: runs first
+        const buf = bytes(event.data);
+        const finished = buf && fields(buf).find(([f]) => f === 6);
+        if (!finished) return;
+        note('finished', finished[1], runs.seq + 1);
+        if (finished[1] === 2) return;
+        runs.finished = ++runs.seq;
+        runs.finishedCount++;
+        runs.commitsAtFinish = runs.commits;
+      });
+    }
+    send(data) {
+      const buf = bytes(data);
+      if (buf && fields(buf).some(([f]) => f === 11)) { runs.requested = ++runs.seq; note('requested', runs.seq); }
+      return super.send(data);
+    }
+  }
+  window.WebSocket = Watched;
+})();
+"""
+
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.dataset.testConnectionState !== 'CONNECTED' || app.dataset.testScriptState !== 'notRunning') return false;
+  if (document.querySelector('[data-testid="stSpinner"]')) return false;
+  const runs = window.__stRuns;
+  return !runs || (runs.finished > runs.requested && runs.commits > runs.commitsAtFinish);
+}"""
+
+
+def run_log(page) -> list:
+    """The last rerun requests and finished runs seen on ``page`` (for a failing test's message)."""
+    return page.evaluate("() => window.__stRuns ? window.__stRuns.log : null")
+
+
+def watch_runs(page) -> None:
+    """Count the app's script runs in ``page`` from its next navigation on (see RUN_HOOK_JS)."""
+    if not getattr(page, "_st_runs_watched", False):
+        page.add_init_script(RUN_HOOK_JS)
+        page._st_runs_watched = True
+
+
+def new_page(browser, **kwargs):
+    """A new page whose script runs are counted, so :func:`wait_idle` and :func:`rerun` need no
+    settle time."""
+    page = browser.new_page(**kwargs)
+    watch_runs(page)
+    return page
+
+
+def wait_idle(page, timeout: float = 120_000) -> None:
+    """Wait until the app is connected, shows no run and no spinner, and (on a watched page) has
+    finished a script run after the last rerun the browser requested (and React has drawn it)."""
+    _wait_for(page, IDLE_JS, timeout)
+
+
+def _wait_for(page, condition_js: str, timeout: float) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(condition_js, timeout=timeout)
+    except PlaywrightTimeout as exc:
+        raise AssertionError(f"the app did not get idle in {timeout / 1000:.0f} s; requests and finished runs "
+                             f"[kind, status, seq, ms]: {run_log(page)}") from exc
+
+
+def finished_runs(page) -> int:
+    runs = page.evaluate("() => window.__stRuns ? window.__stRuns.finishedCount : null")
+    if runs is None:
+        raise RuntimeError("this page's script runs are not watched: open it with e2e.new_page or e2e.open_app")
+    return runs
+
+
+@contextmanager
+def rerun(page, timeout: float = 120_000) -> Iterator[None]:
+    """``with rerun(page): <action>``: the action must make the app run its script (a click, a
+    changed widget, a key the page handles); waits until a run that finished after the action
+    and is followed by no pending request is shown."""
+    before = finished_runs(page)
+    yield
+    _wait_for(page, f"() => window.__stRuns.finishedCount > {before} && ({IDLE_JS})()", timeout)
+
+
+def open_app(page, url: str, timeout: float = 120_000) -> None:
+    """Go to ``url`` (a page of the app) and wait until its first script run is shown."""
+    watch_runs(page)
+    page.goto(url)
+    _wait_for(page, f"() => window.__stRuns && window.__stRuns.finishedCount > 0 && ({IDLE_JS})()", timeout)
 
 
 def open_map(page, base_url: str, timeout: float = 120_000) -> float:
     """Open the app at the map; seconds until the map chart is drawn and the run is over."""
+    watch_runs(page)
     t0 = time.perf_counter()
     page.goto(f"{base_url}/")
     page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=timeout)
-    wait_idle(page, timeout, settle=False)
-    elapsed = time.perf_counter() - t0
-    wait_idle(page, timeout)
-    return elapsed
+    _wait_for(page, f"() => window.__stRuns.finishedCount > 0 && ({IDLE_JS})()", timeout)
+    return time.perf_counter() - t0
 
 
 def go_to(page, title: str) -> None:
     """Click a page in the sidebar navigation (keeps the session, unlike a new URL)."""
-    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    with rerun(page, timeout=180_000):
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
     page.wait_for_selector(f'h1:has-text("{title}")', timeout=60_000)
-    wait_idle(page)
 
 
 def select_option(page, label: str, option: str) -> None:
-    """Pick ``option`` in the selectbox labelled ``label``."""
+    """Pick ``option`` in the selectbox labelled ``label`` (and wait for the run that follows;
+    picking the option already shown runs nothing)."""
     box = page.locator('[data-testid="stSelectbox"]', has_text=label).first
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_idle(page)
+    if box.get_by_role("combobox").input_value() == option:
+        return
+    with rerun(page):
+        box.click()
+        page.get_by_role("option", name=option, exact=True).click()
+    expect(box.get_by_role("combobox")).to_have_value(option)
 
 
 def set_number(page, label: str, value: float) -> None:
+    """Type ``value`` into the number field labelled ``label`` (and wait for the run that follows;
+    the value already shown runs nothing)."""
     field = page.get_by_label(label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
-    wait_idle(page)
+    if float(field.input_value()) == float(value):
+        return
+    with rerun(page):
+        field.fill(str(value))
+        field.press("Enter")
 
 
 TIMING_JS = """
 () => {
   window.__ttft = {};
   window.__t0 = undefined;
-  window.__busySeen = false;
   document.addEventListener('click', () => { window.__t0 = performance.now(); }, {capture: true, once: true});
   const check = () => {
     if (window.__t0 === undefined) return;
-    const w = document.querySelector('[data-testid="stStatusWidget"]');
-    if (w && /Running|Stop/.test(w.innerText)) window.__busySeen = true;
     for (const name of ['unsteered', 'steered']) {
       const box = document.querySelector('.st-key-answer_' + name);
       // streaming text ends in a cursor; the first token is the first cursor with text before it
@@ -143,9 +265,8 @@ def generate(page, timeout: float = 300_000) -> dict:
     """Click Generate on the Compare page and wait for the run to end; returns both answers and
     the seconds from the click to the first streamed text of each side (browser clock)."""
     page.evaluate(TIMING_JS)
-    page.get_by_role("button", name="Generate").click()
-    page.wait_for_function("() => window.__busySeen", timeout=timeout)
-    wait_idle(page, timeout)
+    with rerun(page, timeout):
+        page.get_by_role("button", name="Generate").click()
     page.wait_for_selector('[data-testid="stCaptionContainer"]:has-text("Generated in")', timeout=timeout)
     ttft = page.evaluate("() => window.__ttft")
     texts = {side: page.locator(f".st-key-answer_{side}").inner_text().strip() for side in ("unsteered", "steered")}

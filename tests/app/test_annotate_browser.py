@@ -34,32 +34,31 @@ def test_keyboard_annotation_ends_up_in_the_export(pair_db, tmp_path):
     env = {"PERSONA_DB_URL": pair_db, "PERSONA_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
     with e2e.streamlit_server(env) as url, sync_playwright() as pw:
         browser = e2e.launch(pw)
-        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page = e2e.new_page(browser, viewport={"width": 1300, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{url}/annotate?annotator=keyboard-kim")
-        page.wait_for_selector(".st-key-annotate_submit button", timeout=120_000)
-        e2e.wait_idle(page)
+        e2e.open_app(page, f"{url}/annotate?annotator=keyboard-kim")
+        expect(page.locator(".st-key-annotate_submit button")).to_be_visible()
+        page.wait_for_function("() => !!document.__annotateKeys")  # the page's key handler is installed
         expect(page.get_by_text("Annotating as")).to_be_visible()
         expect(page.get_by_text("keys: 1–4 choose, Enter submit, S skip")).to_be_visible()
         expect(page.get_by_text("0 of 5 annotated")).to_be_visible()
 
         skipped = _texts(page)
-        page.keyboard.press("s")
-        page.wait_for_selector("text=Skipped pair", timeout=60_000)
-        e2e.wait_idle(page)
-        assert _texts(page)[0] != skipped[0]
+        with e2e.rerun(page):
+            page.keyboard.press("s")
+        expect(page.get_by_text("Skipped pair")).to_be_visible()
+        expect(page.locator(".st-key-annotate_prompt")).not_to_have_text(skipped[0])
 
         expected = []
         for n, key in enumerate(["1", "2", "1"], start=1):
             prompt, left, right = _texts(page)
-            page.keyboard.press(key)
-            e2e.wait_idle(page)
-            checked = page.locator('.st-key-annotate_choice input[type="radio"]').nth(int(key) - 1)
-            assert checked.is_checked()
-            page.keyboard.press("Enter")
-            page.wait_for_selector(f"text={n} of 5 annotated", timeout=60_000)
-            e2e.wait_idle(page)
+            with e2e.rerun(page):
+                page.keyboard.press(key)
+            expect(page.locator('.st-key-annotate_choice input[type="radio"]').nth(int(key) - 1)).to_be_checked()
+            with e2e.rerun(page):
+                page.keyboard.press("Enter")
+            expect(page.get_by_text(f"{n} of 5 annotated")).to_be_visible()
             chosen, rejected = (left, right) if key == "1" else (right, left)
             expected.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
         e2e.ARTIFACTS.mkdir(exist_ok=True)

@@ -48,7 +48,7 @@ def test_map_cohort_compare_in_chromium(steered_space):
     env = {"PERSONA_DB_URL": space.url, "PERSONA_ARTIFACTS_DIR": str(space.artifacts)}
     with e2e.streamlit_server(env) as url, sync_playwright() as pw:
         browser = e2e.launch(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = e2e.new_page(browser, viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
 
@@ -61,8 +61,8 @@ def test_map_cohort_compare_in_chromium(steered_space):
 
         e2e.go_to(page, "Cohorts")
         e2e.select_option(page, "Cohort", view.cohort_title(label))
-        page.get_by_role("button", name="Steer toward this cohort").click()
-        e2e.wait_idle(page)
+        with e2e.rerun(page):
+            page.get_by_role("button", name="Steer toward this cohort").click()
         expect(page.get_by_text(f"Persona set to {view.cohort_title(label)}")).to_be_visible()
         page.screenshot(path=str(shots / "cohorts.png"), full_page=True)
 
@@ -72,8 +72,8 @@ def test_map_cohort_compare_in_chromium(steered_space):
         expect(page.get_by_text("Soft prompt (SPM) from the persona's embedding")).to_be_visible()
         e2e.select_option(page, "Survey question", f"{QUESTION}: {view.survey.questions[view.survey.question_index(QUESTION)].text}")
         page.get_by_role("slider", name="Temperature").focus()
-        page.keyboard.press("Home")  # temperature 0: greedy, so only steering makes the sides differ
-        e2e.wait_idle(page)
+        with e2e.rerun(page):
+            page.keyboard.press("Home")  # temperature 0: greedy, so only steering makes the sides differ
         e2e.set_number(page, "Max new tokens", MAX_NEW)
         out = e2e.generate(page)
         page.screenshot(path=str(shots / "compare.png"), full_page=True)
@@ -84,10 +84,8 @@ def test_map_cohort_compare_in_chromium(steered_space):
         assert set(out["first_token_s"]) == {"unsteered", "steered"}
         assert page.get_by_text("Option probabilities").count() >= 1
 
-        page.get_by_role("button", name="Send to annotation").click()
-        e2e.wait_idle(page)
-        # the rerun that shows the confirmation can start after wait_idle returns: wait for it
-        page.get_by_text("Stored as pair").wait_for(state="visible", timeout=30_000)
+        with e2e.rerun(page):
+            page.get_by_role("button", name="Send to annotation").click()
         expect(page.get_by_text("Stored as pair")).to_be_visible()
 
         e2e.go_to(page, "Evaluation")
