@@ -21,6 +21,14 @@ Layout (``->`` is a foreign key, each ``ON DELETE CASCADE`` and indexed)::
                                  one vote (choice, rationale, displayed order, time spent,
                                  status); at most one ``current`` per (pair, annotator)
     induced_persona              a persona text induced from one annotator's votes (SynthesizeMe)
+    simulation_run -> embedding_run
+                                 one ``simulate`` run: (persona, question) rows scored by the
+                                 steered and the unsteered model; ``key`` identifies its inputs
+      simulation_chunk -> simulation_run
+                                 a finished chunk of rows (written with its rows, in one transaction)
+      simulation_row -> simulation_run
+                                 one (persona, question) row: steered and unsteered option
+                                 distributions (float32 bytes)
 
 Large per-row data stay compact: embedding vectors are little-endian float32 bytes
 (``LargeBinary``: BLOB / BYTEA), answers store the option's position, not a text.
@@ -153,8 +161,9 @@ class Answer(Base):
     SQLite the table is ``WITHOUT ROWID``, i.e. that key *is* the table. There are no
     foreign-key constraints here on purpose: PostgreSQL checks them row by row, which took a
     910,000-answer load from ~10 s to ~70 s. Integrity comes from the one writer
-    (:func:`db.store.save_survey` validates the survey and takes the ids from rows it inserted
-    in the same transaction) and :func:`db.store.delete_dataset` deletes answers explicitly.
+    (:func:`db.store.save_dataset`, given rows of a survey validated by
+    :func:`persona_core.data.survey_db.save_survey`, takes the ids from rows it inserted in the
+    same transaction) and :func:`db.store.delete_dataset` deletes answers explicitly.
     """
 
     __tablename__ = "answer"
@@ -312,6 +321,75 @@ class InducedPersona(Base):
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     model_name: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+
+#: simulation run statuses: ``running`` (chunks still missing; resumable) and ``done``
+SIMULATION_STATUSES = ("running", "done")
+
+
+class SimulationRun(Base):
+    """One ``python -m persona_core simulate`` run: every chosen (persona, question) row scored
+    by the steered model and the unsteered base model.
+
+    ``key`` (unique) is a hash of everything the rows depend on (persona space, checkpoint,
+    personas, questions, scoring settings): a run started again with the same inputs finds its
+    row here and resumes. ``questions`` are the scored questions as ``{id, text, options,
+    ordinal, survey}`` (``survey``: false for new questions from a file), ``summary`` the
+    result (alignment with the real answers, timings) once ``status`` is ``done``."""
+
+    __tablename__ = "simulation_run"
+    __table_args__ = (CheckConstraint("status IN ('running', 'done')", name="status"), NO_ID_REUSE)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    run_id: Mapped[Optional[int]] = mapped_column(
+        IdType, ForeignKey("embedding_run.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    space_run_key: Mapped[str] = mapped_column(String(200))
+    model_name: Mapped[str] = mapped_column(Text)
+    checkpoint: Mapped[str] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    questions: Mapped[list[Any]] = mapped_column(default=list)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    n_chunks: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="running")
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SimulationChunk(Base):
+    """A finished chunk of a simulation run. It is inserted in the same transaction as its
+    rows, so a chunk listed here is complete and a missing one has no rows at all."""
+
+    __tablename__ = "simulation_chunk"
+
+    simulation_id: Mapped[int] = mapped_column(_fk("simulation_run.id"), primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    engine: Mapped[str] = mapped_column(String(20))
+    seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SimulationRow(Base):
+    """One scored (persona, question) row. ``position`` is the row's place in the run (rows are
+    ordered by question, then persona); ``persona_kind`` is ``cohort``, ``population`` or
+    ``respondent`` and ``persona_key`` the cohort label, ``all`` or the respondent id.
+    ``steered`` / ``unsteered`` are the option probabilities as little-endian float32 bytes
+    (one value per option of the question, summing to 1)."""
+
+    __tablename__ = "simulation_row"
+
+    simulation_id: Mapped[int] = mapped_column(_fk("simulation_run.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    chunk: Mapped[int] = mapped_column(Integer)
+    persona_kind: Mapped[str] = mapped_column(String(20))
+    persona_key: Mapped[str] = mapped_column(String(255))
+    question_key: Mapped[str] = mapped_column(String(255))
+    steered: Mapped[bytes] = mapped_column(LargeBinary)
+    unsteered: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 TABLES = tuple(Base.metadata.sorted_tables)

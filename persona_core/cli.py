@@ -155,6 +155,7 @@ def _optional_adders() -> list[SubcommandAdder]:
     for module, names in (
         ("persona_core.cli_steer", ("add_train_parser", "add_eval_parser")),
         ("persona_core.cli_pairs", ("add_pairs_parser", "add_personas_parser")),
+        ("persona_core.cli_simulate", ("add_simulate_parser",)),
     ):
         try:
             mod = __import__(module, fromlist=list(names))

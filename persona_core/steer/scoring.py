@@ -57,8 +57,14 @@ def spm_logprobs(
             virtual = spm(torch.from_numpy(vectors[idx]))
             return score_virtual(model, heads, builder.parts(survey.questions[q], spm.config.cue_tokens), spm.config.mode, virtual)
 
-    bs = batch_size if spm.config.mode in ("suffix", "suffix_kv") else max(1, batch_size // 4)
+    bs = spm_batch_rows(spm.config.mode, batch_size)
     return _run(question_groups(questions, bs), fn, len(questions), desc, progress)
+
+
+def spm_batch_rows(mode: str, batch_size: int) -> int:
+    """Rows per forward pass that :func:`spm_logprobs` uses for ``batch_size`` in ``mode``:
+    the suffix modes share the question's cached head, the others run a full sequence per row."""
+    return batch_size if mode in ("suffix", "suffix_kv") else max(1, batch_size // 4)
 
 
 def text_logprobs(
