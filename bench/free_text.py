@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from persona_core.cli_steer import _resolve_space, default_checkpoint_dir  # noqa: E402
+from persona_core.cli_steer import resolve_space, default_checkpoint_dir  # noqa: E402
 from persona_core.llm import LLM, GenerationSettings  # noqa: E402
 from persona_core.llm.likelihood import closest_option, continuation_logprobs, perplexity  # noqa: E402
 from persona_core.llm.loading import load_model  # noqa: E402
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    space, _ = _resolve_space(argparse.Namespace(db=None, dataset=None, space=args.space))
+    space, _ = resolve_space(argparse.Namespace(db=None, dataset=None, space=args.space))
     ckpt = Path(args.checkpoint) if args.checkpoint else default_checkpoint_dir(space.run_key, default_config())
     llm = LLM(*load_model())
     spm, record = load_spm(ckpt, space.run_key, llm)

@@ -85,7 +85,7 @@ def main(argv=None) -> dict:
     import torch
 
     from db.session import upgrade_database
-    from persona_core.cli_steer import _read_config, _resolve_space, default_checkpoint_dir
+    from persona_core.cli_steer import read_config, resolve_space, default_checkpoint_dir
     from persona_core.llm.config import LLMConfig
     from persona_core.llm.loading import load_model
     from persona_core.simulate.config import RayConfig, SimulateConfig
@@ -98,8 +98,8 @@ def main(argv=None) -> dict:
     cpus = os.cpu_count() or 1
     load_before = os.getloadavg()
     ns = SimpleNamespace(db=args.db, dataset=args.dataset, space=args.space, config=args.config, tiny=args.tiny)
-    config, _ = _read_config(ns)
-    space, _ = _resolve_space(ns)
+    config, _ = read_config(ns)
+    space, _ = resolve_space(ns)
     ckpt = Path(args.checkpoint) if args.checkpoint else default_checkpoint_dir(space.run_key, config)
     n_q = min(args.questions, space.survey.n_questions)
     personas = max(1, min(args.rows // n_q, space.survey.n_respondents))

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from persona_core.cli_steer import _common, _load_llm, _read_config, _resolve_space, default_checkpoint_dir
+from persona_core.cli_steer import _common, load_llm, read_config, resolve_space, default_checkpoint_dir
 from persona_core.data.errors import DataError
 
 
@@ -52,8 +52,8 @@ def run_simulate(args: argparse.Namespace) -> dict:
     from persona_core.steer.checkpoint import has_checkpoint
 
     sim_config = _simulate_config(args)
-    config, _ = _read_config(args)
-    space, run_id = _resolve_space(args)
+    config, _ = read_config(args)
+    space, run_id = resolve_space(args)
     ckpt = Path(args.checkpoint) if args.checkpoint else default_checkpoint_dir(space.run_key, config)
     if not has_checkpoint(ckpt):
         raise DataError("no trained SPM here: run `python -m persona_core train` first (same --config), or pass --checkpoint",
@@ -74,7 +74,7 @@ def _engine(args, config, space, ckpt: Path, batch_size: int):
         from persona_core.steer.checkpoint import load_checkpoint
         from persona_core.steer.engine import model_geometry
 
-        model, tokenizer = _load_llm(config, args.threads)
+        model, tokenizer = load_llm(config, args.threads)
         spm, _ = load_checkpoint(ckpt, run_key=space.run_key, geometry=model_geometry(model), base_model=model)
         return LocalEngine(model, tokenizer, spm, batch_size)
     try:

@@ -46,7 +46,7 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 # ------------------------------------------------------------------ helpers
-def _read_config(args) -> tuple[Any, dict]:
+def read_config(args) -> tuple[Any, dict]:
     from persona_core.steer.config import SteerConfig, default_config, tiny_config
 
     data: dict = {}
@@ -77,7 +77,7 @@ def _read_config(args) -> tuple[Any, dict]:
     return config, eval_section
 
 
-def _resolve_space(args):
+def resolve_space(args):
     """(PersonaSpace, embedding run id or None)."""
     from persona_core.space import PersonaSpace
 
@@ -108,7 +108,7 @@ def default_checkpoint_dir(run_key: str, config) -> Path:
     return artifacts_dir() / "spm" / run_key / f"{config.spm.mode}-{_config_key(config)}"
 
 
-def _load_llm(config, threads: int | None = None):
+def load_llm(config, threads: int | None = None):
     if threads:
         import torch
 
@@ -125,12 +125,12 @@ def run_train(args: argparse.Namespace) -> dict:
 
     from persona_core.steer.train import SPMTrainer
 
-    config, _ = _read_config(args)
-    space, _ = _resolve_space(args)
+    config, _ = read_config(args)
+    space, _ = resolve_space(args)
     out = Path(args.checkpoint) if args.checkpoint else default_checkpoint_dir(space.run_key, config)
     if args.fresh and out.exists():
         shutil.rmtree(out)
-    model, tokenizer = _load_llm(config, args.threads)
+    model, tokenizer = load_llm(config, args.threads)
 
     def on_curve(point: dict) -> None:
         print(f"step {point['step']:>5}  held-out accuracy {point['accuracy']:.3f} (pooled {point['pooled_accuracy']:.3f}, "
@@ -175,7 +175,7 @@ def run_eval(args: argparse.Namespace) -> dict:
     from persona_core.steer.checkpoint import has_checkpoint, load_checkpoint
     from persona_core.steer.engine import model_geometry
 
-    config, eval_section = _read_config(args)
+    config, eval_section = read_config(args)
     try:
         eval_config = EvalConfig(**eval_section)
     except (TypeError, ValueError) as exc:
@@ -188,12 +188,12 @@ def run_eval(args: argparse.Namespace) -> dict:
             eval_config.__post_init__()
         except ValueError as exc:
             raise DataError(f"--methods: {exc}") from None
-    space, run_id = _resolve_space(args)
+    space, run_id = resolve_space(args)
     ckpt = Path(args.checkpoint) if args.checkpoint else default_checkpoint_dir(space.run_key, config)
     if not has_checkpoint(ckpt):
         raise DataError("no trained SPM here: run `python -m persona_core train` first (same --config), or pass --checkpoint",
                         file=ckpt)
-    model, tokenizer = _load_llm(config, args.threads)
+    model, tokenizer = load_llm(config, args.threads)
     spm, record = load_checkpoint(ckpt, run_key=space.run_key, geometry=model_geometry(model), base_model=model)
     from persona_core.paths import artifacts_dir
 

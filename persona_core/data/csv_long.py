@@ -340,7 +340,7 @@ class CsvLongConfig:
     respondents: str = RESPONDENTS_FILE
 
 
-def _read_questions(table: CsvTable) -> list[Question]:
+def read_questions(table: CsvTable) -> list[Question]:
     idx = table.require("question_id", "text", "options")
     has_ordinal = "ordinal" in table.header
     questions: list[Question] = []
@@ -398,7 +398,7 @@ def load_csv(path: str | Path, config: CsvLongConfig | None = None) -> Survey:
     if not root.is_dir():
         raise DataError("directory not found (expected answers.csv, questions.csv)", file=root)
     qtable = read_csv_table(root / cfg.questions)
-    questions = _read_questions(qtable)
+    questions = read_questions(qtable)
     qindex = {q.id: i for i, q in enumerate(questions)}
     lookup = _option_lookup(questions)
 

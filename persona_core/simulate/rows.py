@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from persona_core.data.csv_long import _read_questions, read_csv_table
+from persona_core.data.csv_long import read_questions, read_csv_table
 from persona_core.data.errors import DataError, shown
 from persona_core.data.survey import Question, Survey
 from persona_core.steer.prompts import LABELS
@@ -205,7 +205,7 @@ def load_question_file(path: str | Path, survey: Survey | None = None) -> list[Q
     the file, line and column: the parser's, more options than answer letters, and an id that
     is already a question of ``survey`` (ask that one by id instead)."""
     table = read_csv_table(path, required=("question_id", "text", "options"))
-    questions = _read_questions(table)
+    questions = read_questions(table)
     known = {q.id for q in survey.questions} if survey is not None else set()
     for k, q in enumerate(questions):
         if q.n_options > len(LABELS):

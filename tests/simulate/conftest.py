@@ -16,7 +16,7 @@ def trained(tmp_path_factory):
     """``SimpleNamespace(tmp, url, space, run_id, checkpoint, config)``: a built space in the
     database at ``url`` and the checkpoint ``train --tiny`` left at its default folder."""
     from persona_core.cli import main
-    from persona_core.cli_steer import _resolve_space, default_checkpoint_dir
+    from persona_core.cli_steer import resolve_space, default_checkpoint_dir
     from persona_core.steer.config import tiny_config
 
     tmp = tmp_path_factory.mktemp("simulate")
@@ -28,7 +28,7 @@ def trained(tmp_path_factory):
     write_csv_survey(tmp / "survey", n_respondents=120)
     assert main(["build", "--dataset", "csv", "--path", str(tmp / "survey"), "--db", url, "--config", str(config)]) == 0
     assert main(["train", "--tiny", "--db", url]) == 0
-    space, run_id = _resolve_space(SimpleNamespace(db=url, dataset=None, space=None))
+    space, run_id = resolve_space(SimpleNamespace(db=url, dataset=None, space=None))
     ckpt = default_checkpoint_dir(space.run_key, tiny_config())
     assert (Path(ckpt) / "adapter.safetensors").is_file()
     yield SimpleNamespace(tmp=tmp, url=url, space=space, run_id=run_id, checkpoint=ckpt, config=tiny_config())
