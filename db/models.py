@@ -29,6 +29,9 @@ Layout (``->`` is a foreign key, each ``ON DELETE CASCADE`` and indexed)::
       simulation_row -> simulation_run
                                  one (persona, question) row: steered and unsteered option
                                  distributions (float32 bytes)
+    job -> job (after, SET NULL), embedding_run (SET NULL)
+                                 one background run of a CLI subcommand: status, stage,
+                                 progress, eta, log tail, error, pid/host, heartbeat
 
 Large per-row data stay compact: embedding vectors are little-endian float32 bytes
 (``LargeBinary``: BLOB / BYTEA), answers store the option's position, not a text.
@@ -390,6 +393,54 @@ class SimulationRow(Base):
     question_key: Mapped[str] = mapped_column(String(255))
     steered: Mapped[bytes] = mapped_column(LargeBinary)
     unsteered: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+#: job statuses: ``queued`` (waiting for its process, or for the job it runs ``after``),
+#: ``running`` (its process reports here), ``done`` and ``failed`` (error says why; a process
+#: that vanished without reporting ends as ``failed`` with an "interrupted" error)
+JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+class Job(Base):
+    """One background run of a ``python -m persona_core`` subcommand (train, eval, pairs
+    generate, simulate, ...). ``kind`` is the subcommand (``"pairs generate"``), ``args`` its
+    command-line arguments (a list of strings). The process reports ``stage``, ``progress``
+    (0..1), ``eta_seconds``, ``log_tail`` and ``heartbeat_at`` into its row, and ``result`` (the
+    command's JSON summary) or ``error`` at the end. ``after_id``: start only once that job is
+    done (a chain such as train -> eval -> pairs). ``dedupe_key``: at most one queued/running job
+    per key (two ``make app`` runs start one training)."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+        NO_ID_REUSE,
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    args: Mapped[list[Any]] = mapped_column(default=list)
+    label: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    stage: Mapped[str] = mapped_column(Text, default="")
+    progress: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    eta_seconds: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    log_tail: Mapped[str] = mapped_column(Text, default="")
+    log_path: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    after_id: Mapped[Optional[int]] = mapped_column(
+        IdType, ForeignKey("job.id", ondelete="SET NULL"), index=True, nullable=True
+    )
+    run_id: Mapped[Optional[int]] = mapped_column(
+        IdType, ForeignKey("embedding_run.id", ondelete="SET NULL"), index=True, nullable=True
+    )
+    dedupe_key: Mapped[Optional[str]] = mapped_column(String(200), index=True, nullable=True)
+    pid: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    host: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    started_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 TABLES = tuple(Base.metadata.sorted_tables)

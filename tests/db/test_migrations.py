@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXPECTED_TABLES = {
     "dataset", "question", "option", "respondent", "answer", "embedding_run",
     "respondent_embedding", "cohort", "evaluation_run", "preference_pair", "annotation", "induced_persona",
-    "simulation_run", "simulation_chunk", "simulation_row",
+    "simulation_run", "simulation_chunk", "simulation_row", "job",
 }
 
 
