@@ -59,13 +59,16 @@ class RayConfig:
     ``address``: an existing cluster (``ray.init(address=...)``); ``None`` starts a local one
     with ``num_cpus`` CPUs (default: this machine's). ``workers``: actors in the pool, each with
     ``cpus_per_worker`` CPUs (default: the local cluster's CPUs / workers, at least 1) and as
-    many torch threads. ``env``: extra environment variables for the workers.
+    many torch threads. ``gpus_per_worker``: GPUs Ray gives each actor (0: CPU actors; Ray hides
+    the GPUs from them); ``None``: the cluster's GPUs shared evenly, at most 1 each. ``env``: extra environment
+    variables for the workers.
     """
 
     address: str | None = None
     workers: int = 1
     cpus_per_worker: int | None = None
     num_cpus: int | None = None
+    gpus_per_worker: float | None = None
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -73,3 +76,5 @@ class RayConfig:
             raise ValueError(f"workers must be at least 1, not {self.workers!r}")
         if self.cpus_per_worker is not None and int(self.cpus_per_worker) < 1:
             raise ValueError(f"cpus_per_worker must be at least 1, not {self.cpus_per_worker!r}")
+        if self.gpus_per_worker is not None and float(self.gpus_per_worker) < 0:
+            raise ValueError(f"gpus_per_worker must not be negative, not {self.gpus_per_worker!r}")

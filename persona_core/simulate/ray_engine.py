@@ -103,6 +103,13 @@ class RayEngine:
         total = int(ray.cluster_resources().get("CPU", 1))
         return max(1, total // self.workers)
 
+    def _gpus_per_worker(self, ray) -> float:
+        """Set, or the cluster's GPUs shared evenly by the actors (at most one each; none: CPU)."""
+        if self.config.gpus_per_worker is not None:
+            return float(self.config.gpus_per_worker)
+        total = float(ray.cluster_resources().get("GPU", 0.0))
+        return min(1.0, total / self.workers)
+
     def _dataset(self, ray, work: Workload, chunks: Sequence[Chunk]):
         """One block per chunk, rows in position order (so by question)."""
         import pyarrow as pa
@@ -130,7 +137,8 @@ class RayEngine:
             SimulateActor,
             fn_constructor_kwargs={"spec": spec, "questions": work.bank.to_records(),
                                    "n_personas": work.plan.n_personas, "batch_rows": work.plan.batch_rows},
-            batch_size=None, batch_format="numpy", zero_copy_batch=True, num_cpus=cpus, runtime_env={"env_vars": env},
+            batch_size=None, batch_format="numpy", zero_copy_batch=True, num_cpus=cpus,
+            num_gpus=self._gpus_per_worker(ray), runtime_env={"env_vars": env},
             compute=ray.data.ActorPoolStrategy(size=self.workers, max_tasks_in_flight_per_actor=IN_FLIGHT),
         )
         expected = {c.index: len(c) for c in chunks}

@@ -95,7 +95,7 @@ def load_checkpoint(
     base_model=None,
 ) -> tuple[SoftPromptModel, dict[str, Any]]:
     """Load an SPM and its record. ``run_key``/``geometry``: refuse a checkpoint that does not match.
-    ``base_model``: for an SPM trained with a LoRA adapter, load the adapter (safetensors) onto a
+    ``base_model``: the SPM is moved to its device; for an SPM trained with a LoRA adapter, load the adapter (safetensors) onto a
     copy of this model and bind it to the SPM (:attr:`SoftPromptModel.steered_lm`)."""
     d = Path(directory)
     record = read_record(d)
@@ -110,6 +110,8 @@ def load_checkpoint(
     state = load_file(str(d / WEIGHTS))
     spm.load_state_dict(state)
     spm.eval()
+    if base_model is not None:  # the SPM's output meets the model's activations on its device (CUDA too)
+        spm.to(next(base_model.parameters()).device)
     if base_model is not None and config.adapter is not None:
         from persona_core.steer.adapter import ADAPTER_WEIGHTS, inner_model, load_adapter
 
