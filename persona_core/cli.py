@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from tqdm.auto import tqdm
+from persona_core.progress import tqdm
 
 log = logging.getLogger("persona_core")
 
@@ -143,6 +143,9 @@ def _print_build_report(space) -> None:
 def build_parser(extra: list[SubcommandAdder] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m persona_core", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument("--job", type=int, default=None, metavar="ID",
+                        help="run as background job ID: report progress and the end into its database row "
+                             "(set by persona_core.service.jobs.submit; not for typing)")
     sub = parser.add_subparsers(dest="command", required=True)
     for adder in [add_build_parser, *_optional_adders(), *(extra or [])]:
         adder(sub)
@@ -156,6 +159,7 @@ def _optional_adders() -> list[SubcommandAdder]:
         ("persona_core.cli_steer", ("add_train_parser", "add_eval_parser")),
         ("persona_core.cli_pairs", ("add_pairs_parser", "add_personas_parser")),
         ("persona_core.cli_simulate", ("add_simulate_parser",)),
+        ("persona_core.cli_jobs", ("add_first_run_parser", "add_jobs_parser")),
     ):
         try:
             mod = __import__(module, fromlist=list(names))
@@ -168,8 +172,25 @@ def _optional_adders() -> list[SubcommandAdder]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    job = _attach_job(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if job is None:
+        args = parser.parse_args(argv)
+    else:
+        import contextlib
+        import io
+
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err):
+                args = parser.parse_args(argv)
+        except SystemExit as exc:
+            sys.stderr.write(err.getvalue())
+            lines = err.getvalue().strip().splitlines()
+            job.fail(f"{lines[-1] if lines else 'bad arguments'} (exit status {exc.code})")
+            raise
+        sys.stderr.write(err.getvalue())
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     from persona_core.data.errors import DataError
@@ -178,10 +199,37 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(args)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if job is not None:
+            job.fail(str(exc))
         return 2
+    except BaseException as exc:
+        if job is not None:
+            from persona_core.service.jobs import describe_exit
+
+            job.fail(describe_exit(exc))
+        raise
+    if job is not None:
+        job.finish(json.loads(json.dumps(result, default=_json_default)) if isinstance(result, dict) else {})
     if getattr(args, "json", False) and result is not None:
         print(json.dumps(result, default=_json_default))
     return 0
+
+
+def _attach_job(argv: list[str]):
+    """``--job ID`` before the subcommand: this process is that background job (see
+    :mod:`persona_core.service.jobs`); its progress and end go into the job's row."""
+    for i, word in enumerate(argv):
+        if not word.startswith("-"):
+            return None  # the subcommand: global options come before it
+        if word == "--job" and i + 1 < len(argv) and argv[i + 1].isdigit():
+            from persona_core.service.jobs import JobRun
+
+            return JobRun.attach(None, int(argv[i + 1]))
+        if word.startswith("--job="):
+            from persona_core.service.jobs import JobRun
+
+            return JobRun.attach(None, int(word.split("=", 1)[1]))
+    return None
 
 
 def _json_default(obj):

@@ -49,8 +49,8 @@ def add_pairs_parser(sub: argparse._SubParsersAction) -> None:
     psub = p.add_subparsers(dest="pairs_command", required=True)
 
     g = psub.add_parser("generate", help="steered vs unsteered answers (or two personas) for persona x question")
-    g.add_argument("--personas", nargs="+", required=True, metavar="P", help="cohort:N, respondent:ID (or a bare cohort number / respondent id)")
-    g.add_argument("--questions", nargs="+", required=True, metavar="Q", help="survey question ids, or free:TEXT")
+    g.add_argument("--personas", nargs="+", required=True, metavar="P", help="cohort:N, respondent:ID (or a bare cohort number / respondent id), largest:N (the N largest cohorts)")
+    g.add_argument("--questions", nargs="+", required=True, metavar="Q", help="survey question ids, free:TEXT, or distinctive:N (N questions that set the chosen cohorts apart)")
     g.add_argument("--run", type=int, default=None, help="embedding run id (default: the newest)")
     g.add_argument("--mode", choices=["steered", "personas"], default="steered",
                    help="steered: unsteered vs steered per persona; personas: every two personas against each other")
@@ -113,7 +113,8 @@ def run_generate(args: argparse.Namespace) -> dict:
     from persona_core.service.catalog import database_status, load_space_view
     from persona_core.service.checkpoints import find_checkpoints, load_spm
     from persona_core.service.compare import Comparer
-    from persona_core.service.pairs import GenerateConfig, PairGenerator, resolve_persona, resolve_question
+    from persona_core import progress
+    from persona_core.service.pairs import GenerateConfig, PairGenerator, resolve_personas, resolve_questions
 
     url = _migrated(args.db)
     run_id = args.run
@@ -126,8 +127,9 @@ def run_generate(args: argparse.Namespace) -> dict:
         view = load_space_view(url, run_id)
     except NotFoundError as exc:
         raise DataError(str(exc)) from None
-    personas = [resolve_persona(view, s) for s in args.personas]
-    questions = [resolve_question(view, s) for s in args.questions]
+    personas = resolve_personas(view, args.personas)
+    questions = resolve_questions(view, args.questions, personas)
+    progress.stage("loading the language model")
     llm = LLM.from_config(LLMConfig(model=args.model))
     spm = spm_path = None
     if args.checkpoint != "none" and args.method != "text":
@@ -150,6 +152,7 @@ def run_generate(args: argparse.Namespace) -> dict:
             ids.append(store.add_pair(session, prompt=pair.prompt, response_a=pair.response_a, response_b=pair.response_b,
                                       source=f"generate:{args.mode}", run_id=run_id, meta=pair.meta))
 
+    progress.stage("generating pairs")
     generator.generate(personas, questions, on_pair=save)
     print(f"stored {len(ids)} pairs ({generator.method} steering) from embedding run {run_id}", file=sys.stderr)
     return {"pairs": len(ids), "pair_ids": ids, "embedding_run": run_id, "mode": args.mode,

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from persona_core import progress
 from persona_core.data.errors import DataError
 
 
@@ -130,6 +131,7 @@ def run_train(args: argparse.Namespace) -> dict:
     out = Path(args.checkpoint) if args.checkpoint else default_checkpoint_dir(space.run_key, config)
     if args.fresh and out.exists():
         shutil.rmtree(out)
+    progress.stage("loading the language model")
     model, tokenizer = load_llm(config, args.threads)
 
     def on_curve(point: dict) -> None:
@@ -139,6 +141,7 @@ def run_train(args: argparse.Namespace) -> dict:
     trainer = SPMTrainer(model, tokenizer, config, checkpoint_dir=out, on_curve=on_curve)
     for note in _pre_notes(space, config):
         print(f"note: {note}", file=sys.stderr)
+    progress.stage("training")
     result = trainer.fit(space.survey, space.embeddings, space.heldout_mask, space.run_key)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -193,11 +196,13 @@ def run_eval(args: argparse.Namespace) -> dict:
     if not has_checkpoint(ckpt):
         raise DataError("no trained SPM here: run `python -m persona_core train` first (same --config), or pass --checkpoint",
                         file=ckpt)
+    progress.stage("loading the language model and the SPM")
     model, tokenizer = load_llm(config, args.threads)
     spm, record = load_checkpoint(ckpt, run_key=space.run_key, geometry=model_geometry(model), base_model=model)
     from persona_core.paths import artifacts_dir
 
     cache = artifacts_dir() / "eval_cache" / space.run_key
+    progress.stage("evaluating")
     result = Evaluator(model, tokenizer, space, spm, record, eval_config, cache_dir=cache).run()
     result["learning_curve"] = record.get("learning_curve", [])
     print(format_table(result))
@@ -205,6 +210,7 @@ def run_eval(args: argparse.Namespace) -> dict:
         from db.session import session_scope
         from db.store import save_evaluation_run
 
+        progress.stage("storing the evaluation")
         with session_scope(args.db) as session:
             result["evaluation_run"] = save_evaluation_run(
                 session, run_id=run_id, model_name=config.model or "default", checkpoint=str(ckpt),

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from persona_core.progress import tqdm
 
 from persona_core.data.survey import Answers, Survey
 

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from persona_core.progress import tqdm
 
 from persona_core.data.survey import Answers, Survey
 from persona_core.steer.prompts import PromptBuilder

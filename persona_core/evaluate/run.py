@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from persona_core.progress import tqdm
 
 from persona_core.evaluate.baselines import HistoryPrompter, SharedPromptBaseline, demographic_texts
 from persona_core.metrics import accuracy_interval, alignment, summarize

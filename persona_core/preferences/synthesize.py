@@ -23,7 +23,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
+from persona_core.progress import tqdm
 
 from persona_core.metrics import bootstrap_interval
 from persona_core.preferences.judge import Demo, Example, Judge, JudgeConfig, clip, debiased_correct, pair_block, pairwise_accuracy

@@ -14,7 +14,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
-from tqdm.auto import tqdm
+import numpy as np
+
+from persona_core.progress import tqdm
 
 from persona_core.data.errors import DataError
 from persona_core.data.survey import Question
@@ -69,6 +71,72 @@ def resolve_persona(view: SpaceView, spec: str) -> Persona:
         return respondent_persona(view, spec)
     except (KeyError, ValueError) as exc:
         raise DataError(f"unknown persona {spec!r} ({exc}); use cohort:N or respondent:ID", column="--personas") from None
+
+
+LARGEST_PREFIX = "largest:"
+DISTINCTIVE_PREFIX = "distinctive:"
+
+
+def _count(spec: str, prefix: str, column: str) -> int:
+    try:
+        n = int(spec[len(prefix):])
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise DataError(f"{spec!r}: give a positive count, e.g. {prefix}3", column=column)
+    return n
+
+
+def largest_cohorts(view: SpaceView, n: int) -> list[int]:
+    """The labels of the ``n`` largest cohorts (outliers are no cohort), largest first."""
+    sizes = {label: int(np.sum(view.cohort_labels == label)) for label in view.cohort_centroids if label >= 0}
+    return sorted(sizes, key=lambda label: (-sizes[label], label))[:n]
+
+
+def distinctive_questions(view: SpaceView, labels: list[int], n: int) -> list[str]:
+    """``n`` question ids that set the cohorts ``labels`` apart: each cohort's most distinctive
+    questions (its profile's order) taken in turn, without repeats."""
+    lists = [[item["question_id"] for item in (view.profiles.get(label) or {}).get("distinctive_questions", [])]
+             for label in labels]
+    out: list[str] = []
+    for rank in range(max((len(x) for x in lists), default=0)):
+        for ids in lists:
+            if rank < len(ids) and ids[rank] not in out and len(out) < n:
+                out.append(ids[rank])
+    return out
+
+
+def resolve_personas(view: SpaceView, specs: list[str]) -> list[Persona]:
+    """:func:`resolve_persona` of each spec; ``largest:N`` stands for the N largest cohorts."""
+    out: list[Persona] = []
+    for spec in specs:
+        spec = str(spec).strip()
+        if spec.startswith(LARGEST_PREFIX):
+            labels = largest_cohorts(view, _count(spec, LARGEST_PREFIX, "--personas"))
+            if not labels:
+                raise DataError(f"{spec!r}: embedding run {view.run_id} has no cohorts", column="--personas")
+            out.extend(cohort_persona(view, label) for label in labels)
+        else:
+            out.append(resolve_persona(view, spec))
+    return out
+
+
+def resolve_questions(view: SpaceView, specs: list[str], personas: list[Persona]) -> list[Question | str]:
+    """:func:`resolve_question` of each spec; ``distinctive:N`` stands for N questions that set
+    the cohorts among ``personas`` apart (see :func:`distinctive_questions`)."""
+    out: list[Question | str] = []
+    for spec in specs:
+        spec = str(spec).strip()
+        if spec.startswith(DISTINCTIVE_PREFIX):
+            labels = [int(p.key) for p in personas if p.kind == "cohort"] or largest_cohorts(view, 3)
+            ids = distinctive_questions(view, labels, _count(spec, DISTINCTIVE_PREFIX, "--questions"))
+            if not ids:
+                raise DataError(f"{spec!r}: no cohort profile of embedding run {view.run_id} lists a question",
+                                column="--questions")
+            out.extend(resolve_question(view, q) for q in ids)
+        else:
+            out.append(resolve_question(view, spec))
+    return out
 
 
 def resolve_question(view: SpaceView, spec: str) -> Question | str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from tqdm.auto import tqdm
+from persona_core.progress import tqdm
 
 from persona_core.simulate import store
 from persona_core.simulate.align import cohort_alignment

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from persona_core.progress import tqdm
 
 from persona_core.data.survey import Survey
 from persona_core.steer.engine import HeadCache, score_texts, score_virtual

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from persona_core.progress import tqdm
 
 from persona_core.data.survey import Survey
 from persona_core.metrics import summarize
