@@ -9,6 +9,18 @@ import streamlit as st
 OUTLIER_GREY = "#b8b8b8"
 GROUP_COLORS = {"this group": "#1f77b4", "selection": "#1f77b4", "everybody": "#b8b8b8",
                 "unsteered": "#8c8c8c", "steered": "#d62728", "real answers": "#2ca02c"}
+# Plotly's modebar (shown on hover in st.plotly_chart) keeps its camera button, "Download plot as
+# a png"; every chart of the app is shown through show() with this one config
+PLOTLY_CONFIG = {"displaylogo": False, "displayModeBar": "hover",
+                 "toImageButtonOptions": {"format": "png", "filename": "persona-explorer", "scale": 2}}
+
+
+def show(fig: go.Figure, key: str, **kwargs):
+    """``st.plotly_chart`` with the app's config (image export on every chart); full width unless
+    ``width`` is given. Returns what ``st.plotly_chart`` returns (the selection with ``on_select``)."""
+    kwargs.setdefault("width", "stretch")
+    config = {**PLOTLY_CONFIG, "toImageButtonOptions": {**PLOTLY_CONFIG["toImageButtonOptions"], "filename": f"persona-explorer-{key}"}}
+    return st.plotly_chart(fig, key=key, config=config, **kwargs)
 
 
 def plain(text):
@@ -75,8 +87,8 @@ def show_opinions(frame: pd.DataFrame, key: str, max_questions: int = 6) -> None
         if i >= max_questions:
             break
         wide = part.pivot_table(index="option", columns="group", values="share", sort=False).reset_index()
-        st.plotly_chart(paired_bars(wide, "option", ("this group", "everybody"), title=f"{qid}: {part['question'].iloc[0]}",
-                                    height=220), width="stretch", key=f"{key}_{qid}")
+        show(paired_bars(wide, "option", ("this group", "everybody"), title=f"{qid}: {part['question'].iloc[0]}",
+                         height=220), key=f"{key}_{qid}")
 
 
 def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str) -> None:
@@ -88,8 +100,7 @@ def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str
             part = categorical[categorical["attribute"] == attr]
             wide = part.pivot_table(index="value", columns="group", values="share", sort=False).reset_index()
             with cols[i % len(cols)]:
-                st.plotly_chart(paired_bars(wide, "value", ("this group", "everybody"), title=attr, height=220),
-                                width="stretch", key=f"{key}_{attr}")
+                show(paired_bars(wide, "value", ("this group", "everybody"), title=attr, height=220), key=f"{key}_{attr}")
     if not numeric.empty:
         st.dataframe(numeric.set_index("attribute").round(2), width="stretch")
     if not attrs and numeric.empty:

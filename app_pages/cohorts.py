@@ -5,8 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import charts, common
-from persona_core.service import views
+from app_pages import charts, common, permalink
+from persona_core.service import exports, views
 from persona_core.service.personas import cohort_persona
 
 ctx = common.require_space()
@@ -30,13 +30,26 @@ with right:
                                    text=[[f"{v:.2f}" for v in row] for row in sim], texttemplate="%{text}"))
         fig.update_layout(title="Centroid similarity (cosine)", height=320,
                           margin={"l": 10, "r": 10, "t": 40, "b": 10}, yaxis={"autorange": "reversed"})
-        st.plotly_chart(fig, width="stretch", key="cohort_similarity")
+        charts.show(fig, key="cohort_similarity")
 
 options = view.cohorts
+
+
+def _cohort(raw: str) -> int:
+    label = int(raw)
+    if label not in options:
+        raise KeyError(label)
+    return label
+
+
+if not permalink.adopt("cohorts", "cohort", "cohort_pick", _cohort) and st.query_params.get("cohort") not in (
+        None, str(st.session_state.get("cohort_pick"))):
+    st.warning(f"No cohort {common.literal(st.query_params['cohort'])} in this persona space; showing another.")
 default = st.session_state.get("cohort_pick")
 if default not in options:
     st.session_state["cohort_pick"] = options[0]
 label = st.selectbox("Cohort", options, format_func=view.cohort_title, key="cohort_pick")
+query = permalink.publish("cohorts", cohort=label)
 profile = view.profiles.get(label, {})
 members = view.members(label)
 a, b, c = st.columns([1, 1, 2])
@@ -46,6 +59,13 @@ with c:
     if st.button("Steer toward this cohort", type="primary", key="steer_cohort",
                  on_click=common.set_persona, args=(cohort_persona(view, label),)):
         st.success(f"Persona set to {common.literal(view.cohort_title(label))}; open Compare to generate.")
+    d1, d2 = st.columns([1, 1])
+    with d1:
+        st.download_button("Download the profile (CSV)", data=exports.cohort_profile_csv(view, label), on_click="ignore",
+                           file_name=f"{view.dataset_name}-run{view.run_id}-cohort{label}.csv", mime="text/csv",
+                           key="cohort_download", icon=":material/download:")
+    with d2:
+        permalink.link(query)
 
 st.subheader("Most distinctive opinions (this cohort vs everybody)")
 distinctive = profile.get("distinctive_questions") or []

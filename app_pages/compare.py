@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages import charts, common
+from app_pages import charts, common, permalink
 from persona_core.llm import GenerationSettings
 from persona_core.preferences.personas import induced_persona_texts
 from persona_core.service import views
@@ -40,6 +40,17 @@ view = ctx.view
 st.title("Compare: unsteered vs steered")
 
 # ------------------------------------------------------------------ persona
+if permalink.adopt_persona("compare", view):  # ?persona=cohort:3&question=<id> opens that comparison
+    st.session_state.pop(common.PERSONA, None)
+
+
+def _question_id(raw: str) -> str:
+    view.survey.question_index(raw)  # KeyError if unknown
+    st.session_state["compare_source"] = "bank"
+    return raw
+
+
+permalink.adopt("compare", "question", "compare_question", _question_id)
 current = st.session_state.get(common.PERSONA)
 kinds = {"respondent": "Respondent", "cohort": "Cohort", "selection": "Current map selection"}
 if "compare_kind" not in st.session_state:
@@ -92,6 +103,10 @@ else:
     if question is None:
         st.info("Type a question, or pick one from the survey. A free-text question has no options, so "
                 "there are no option probabilities for it.")
+
+query = permalink.publish("compare", persona=permalink.persona_param(persona),
+                          question=question.id if source == "bank" else None)
+permalink.link(query)
 
 real = None
 if persona is not None and source == "bank":
@@ -202,8 +217,7 @@ if stored is not None and stored["run_id"] == view.run_id:
         if real_s is not None and real_s.n:
             frame["real answers"] = real_s.shares
             groups = groups + ("real answers",)
-        st.plotly_chart(charts.paired_bars(frame, "option", groups, title="Option probabilities"),
-                        width="stretch", key="compare_probs")
+        charts.show(charts.paired_bars(frame, "option", groups, title="Option probabilities"), key="compare_probs")
     elif stored["options"] is None:
         st.caption("Free-text question: no options, so no option probabilities.")
     if st.button("Send to annotation", key="compare_send"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from app_pages import common
+from app_pages import charts, common
 from persona_core.service import evaluation
 
 ctx = common.require_space()
@@ -52,7 +52,7 @@ else:
                      color="method", labels={"description": "", "accuracy": "accuracy (per respondent, averaged)"}, **errors)
         fig.update_layout(showlegend=False, height=80 + 40 * len(methods), margin={"l": 10, "r": 30, "t": 10, "b": 10},
                           xaxis={"tickformat": ".0%"}, yaxis={"autorange": "reversed"})
-        st.plotly_chart(fig, width="stretch", key="eval_accuracy")
+        charts.show(fig, key="eval_accuracy")
 
 align = evaluation.alignment_frame(results)
 st.subheader("Per-cohort alignment")
@@ -63,6 +63,6 @@ else:
                "distribution and the cohort's real answers; 1 is perfect.")
     fig = px.bar(align, x="cohort", y="alignment", color="method", barmode="group", hover_data=["n_answers"])
     fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis={"range": [0, 1]})
-    st.plotly_chart(fig, width="stretch", key="eval_alignment")
+    charts.show(fig, key="eval_alignment")
 with st.expander("Raw results (JSON)"):
     st.json(results, expanded=False)

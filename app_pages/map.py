@@ -6,8 +6,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import common, charts
-from persona_core.service import views
+from app_pages import common, charts, permalink
+from persona_core.service import exports, views
 from persona_core.service.personas import respondent_persona, selection_persona
 
 ctx = common.require_space()
@@ -25,6 +25,7 @@ def frame(url, run_id, kind, key):
     return views.map_frame(common.space_view(url, run_id), views.ColorChoice(kind, key))
 
 
+permalink.adopt("map", "respondent", "map_search")  # ?respondent=<id> opens that respondent
 choices = views.color_choices(view)
 by_label = {c.label: c for c in choices}
 left, right = st.columns([2, 1])
@@ -42,6 +43,7 @@ if search.strip():
         highlight = view.survey.respondent_ids[view.respondent_index(search)]
     except KeyError:
         st.warning(f"No respondent with id {common.literal(repr(search.strip()))} in {common.literal(view.dataset_name)}.")
+query = permalink.publish("map", respondent=highlight)
 
 hover = views.key_attributes(view)
 order = views.color_order(view, color)
@@ -64,7 +66,10 @@ if highlight is not None:
                                name=f"respondent {charts.plain(highlight)}", customdata=[[highlight]], hoverinfo="skip"))
 fig.update_layout(height=620, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="lasso", legend_title_text=charts.plain(color.label),
                   xaxis={"visible": False}, yaxis={"visible": False})
-event = st.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("box", "lasso"), width="stretch")
+event = charts.show(fig, key="map_chart", on_select="rerun", selection_mode=("box", "lasso"))
+st.download_button("Download the points (CSV)", data=lambda: exports.map_points_csv(view), on_click="ignore",
+                   file_name=f"{view.dataset_name}-run{view.run_id}-points.csv", mime="text/csv", key="map_download",
+                   icon=":material/download:", help="Every respondent: id, map position, cohort and attributes")
 
 points = (event or {}).get("selection", {}).get("points", []) if event else []
 ids = [p["customdata"][0] for p in points if p.get("customdata")]
@@ -76,6 +81,7 @@ if highlight is not None:
     st.subheader(f"Respondent {common.literal(highlight)}")
     st.markdown(f"{common.literal(view.cohort_title(int(view.cohort_labels[i])))} · most likely cohort {int(view.likely_cohorts[i])}")
     st.dataframe(view.survey.attributes.iloc[[i]], width="stretch")
+    permalink.link(query)
     if st.button(f"Steer toward respondent {common.literal(highlight)}", key="steer_respondent",
                  on_click=common.set_persona, args=(respondent_persona(view, highlight),)):
         st.success(f"Persona set to respondent {common.literal(highlight)}; open Compare to generate.")
@@ -100,7 +106,7 @@ with c1:
         st.session_state.pop(common.SELECTION, None)
         st.rerun()
 with c2:
-    st.plotly_chart(charts.paired_bars(summary.cohort_mix.rename(columns={"share_selected": "selection",
+    charts.show(charts.paired_bars(summary.cohort_mix.rename(columns={"share_selected": "selection",
                                                                            "share_everybody": "everybody"}),
                                        category="cohort", groups=("selection", "everybody"), title="Cohort mix"),
                     width="stretch", key="mix_chart")

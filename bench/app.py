@@ -1,14 +1,19 @@
-"""App speed in headless Chromium: time until the map page is interactive, and time from the
-Generate click to the first token of each side of a comparison. Prints one JSON object.
+"""App speed in headless Chromium: time until the map page is interactive, a page switch, the
+time from the Generate click to the first token of each side of a comparison, and the wall time of
+a comparison's one batch against the unsteered answer alone. Prints one JSON object with p50/p95.
 
     .venv/bin/python bench/app.py                      # the default database (builds GSS 2016 if empty)
     .venv/bin/python bench/app.py --db sqlite:///x.db  # another database
     .venv/bin/python bench/app.py --synthetic          # a small synthetic space in a temporary folder
     .venv/bin/python bench/app.py --synthetic --tiny-spm   # ... with a briefly trained SPM (suffix_kv)
+    .venv/bin/python bench/app.py --only map           # one part: map, switch, first_token, batch
 
 Map times: from navigation start until the map chart is drawn and the script run is over;
 the first open loads the persona space into the cache, later opens (new sessions) find it
-cached. First-token times are browser timestamps: click -> first text in each answer box.
+cached. Page switches: sidebar click until the new page's run is over and drawn (the map's chart
+included). First-token times are browser timestamps: click -> first text in each answer box.
+Batch: in this process, the comparer's stream of both sides against the unsteered side alone,
+the same number of tokens each (end of turn ignored), wall time per generation.
 """
 from __future__ import annotations
 
@@ -61,57 +66,154 @@ def prepare(args) -> tuple[dict[str, str], dict]:
                  "cohorts": run.n_cohorts}
 
 
+PARTS = ("map", "switch", "first_token", "batch")
+METHOD_LABELS = {"spm": "Soft prompt (SPM) from the persona's embedding", "text": "Persona described in the prompt (text)"}
+
+
+def quantiles(values: list[float]) -> dict:
+    """p50/p95 (linear interpolation) of ``values`` and how many there are."""
+    import numpy as np
+
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return {"n": 0}
+    return {"n": len(vals), "p50": round(float(np.percentile(vals, 50)), 3), "p95": round(float(np.percentile(vals, 95)), 3)}
+
+
+def map_opens(browser, url: str, repeats: int) -> dict:
+    """First open (loads the space), then ``repeats`` opens in new pages (sessions) with it cached."""
+    page = e2e.new_page(browser, viewport={"width": 1400, "height": 1000})
+    first = round(e2e.open_map(page, url), 3)
+    page.close()
+    cached = []
+    for _ in range(repeats):
+        fresh = e2e.new_page(browser, viewport={"width": 1400, "height": 1000})
+        cached.append(round(e2e.open_map(fresh, url), 3))
+        fresh.close()
+    return {"first_open_s": first, "cached_s": cached, "cached": quantiles(cached)}
+
+
+def timed_switch(page, title: str) -> float:
+    t = time.perf_counter()
+    e2e.go_to(page, title)
+    if title == "Opinion map":
+        page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    return time.perf_counter() - t
+
+
+def page_switches(page, repeats: int) -> dict:
+    """``repeats`` rounds of map -> Cohorts -> Compare -> map in one session (Compare loaded once before)."""
+    per: dict[str, list[float]] = {"Cohorts": [], "Compare": [], "Opinion map": []}
+    for _ in range(repeats):
+        for title in per:
+            per[title].append(round(timed_switch(page, title), 3))
+    every = [v for vals in per.values() for v in vals]
+    return {"all": quantiles(every), **{title: quantiles(vals) for title, vals in per.items()}, "raw_s": per}
+
+
+def first_tokens(page, repeats: int, max_new_tokens: int) -> dict:
+    """``repeats`` comparisons per steering method offered, from the Compare page."""
+    page.get_by_role("slider", name="Temperature").focus()
+    with e2e.rerun(page):
+        page.keyboard.press("Home")
+    e2e.set_number(page, "Max new tokens", max_new_tokens)
+    radios = page.locator('[data-testid="stRadio"]', has_text="Steering")
+    has_choice = radios.count() > 0
+    out = {}
+    for method, label in METHOD_LABELS.items():
+        if not page.get_by_text(label).count():
+            continue
+        if has_choice and not radios.first.get_by_role("radio", name=label).is_checked():
+            with e2e.rerun(page):
+                radios.first.get_by_text(label, exact=True).click()
+        runs = [e2e.generate(page) for _ in range(repeats)]
+        ttft = {side: [r["first_token_s"].get(side) for r in runs] for side in ("unsteered", "steered")}
+        out[method] = {"first_token": {side: quantiles(vals) for side, vals in ttft.items()}, "raw_s": ttft,
+                       "max_new_tokens": max_new_tokens}
+    return out
+
+
+def one_batch(env: dict[str, str], repeats: int, max_new_tokens: int) -> dict:
+    """Wall time of a comparison (both sides, one batch) against the unsteered side alone, in this
+    process with the app's service objects; every generation runs ``max_new_tokens`` steps."""
+    from persona_core.llm import LLM, GenerationSettings
+    from persona_core.service.catalog import database_status, load_space_view
+    from persona_core.service.checkpoints import find_checkpoints, load_spm
+    from persona_core.service.compare import Comparer
+    from persona_core.service.personas import cohort_persona, describe_persona, respondent_persona
+
+    url = env.get("PERSONA_DB_URL") or None
+    run = database_status(url).runs[0]
+    view = load_space_view(url, run.id)
+    llm = LLM.from_config()
+    found = find_checkpoints(view.run_key)
+    spm = load_spm(found[0].path, view.run_key, llm)[0] if found else None
+    comparer = Comparer(llm, spm=spm, spm_path=found[0].path if found else None)
+    persona = cohort_persona(view, view.cohorts[0]) if view.cohorts else respondent_persona(view, view.survey.respondent_ids[0])
+    description = describe_persona(view, persona)
+    question = view.survey.questions[0]
+    settings = GenerationSettings(temperature=0.7, max_new_tokens=max_new_tokens, seed=0, ignore_eos=True)
+
+    def wall(stream) -> float:
+        t = time.perf_counter()
+        for _ in stream:
+            pass
+        return time.perf_counter() - t
+
+    out = {"max_new_tokens": max_new_tokens, "spm": found[0].label if found else None}
+    for method in comparer.methods:
+        wall(comparer.unsteered_stream(question, settings))  # warm-up: question head cached, code paths run
+        wall(comparer.stream(question, method, persona, description, settings))
+        alone, both = [], []
+        for _ in range(repeats):  # interleaved, so drifts in machine speed hit both alike
+            alone.append(round(wall(comparer.unsteered_stream(question, settings)), 4))
+            both.append(round(wall(comparer.stream(question, method, persona, description, settings)), 4))
+        out[method] = {"unsteered_alone": quantiles(alone), "one_batch": quantiles(both),
+                       "ratio_p50": round(statistics.median(both) / statistics.median(alone), 3),
+                       "raw_s": {"unsteered_alone": alone, "one_batch": both}}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default=None, help="database URL (default: PERSONA_DB_URL, else var/persona.db)")
     parser.add_argument("--synthetic", action="store_true", help="bench a small synthetic space instead")
     parser.add_argument("--tiny-spm", action="store_true", help="with --synthetic: train a tiny SPM (a few steps) first")
-    parser.add_argument("--opens", type=int, default=3, help="map opens with the space cached")
-    parser.add_argument("--repeats", type=int, default=3, help="comparisons per steering method")
+    parser.add_argument("--repeats", type=int, default=20, help="repetitions of every measurement")
     parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--only", choices=PARTS, action="append", help="measure only this part (repeatable)")
     args = parser.parse_args()
+    parts = args.only or list(PARTS)
 
     from playwright.sync_api import sync_playwright
 
     env, facts = prepare(args)
-    out: dict = {"space": facts, "cpus": os.cpu_count(), "load_avg_before": [round(x, 2) for x in os.getloadavg()]}
-    with e2e.streamlit_server(env) as url, sync_playwright() as pw:
-        browser = e2e.launch(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        out["map_first_open_s"] = round(e2e.open_map(page, url), 3)
-        cached = []
-        for _ in range(args.opens):
-            fresh = browser.new_page(viewport={"width": 1400, "height": 1000})
-            cached.append(round(e2e.open_map(fresh, url), 3))
-            fresh.close()
-        out["map_open_cached_s"] = cached
-        out["map_open_cached_median_s"] = statistics.median(cached)
-
-        t = time.perf_counter()
-        e2e.go_to(page, "Compare")  # loads the language model (and SPM) into the cache
-        out["compare_page_first_open_s"] = round(time.perf_counter() - t, 3)
-        page.get_by_role("slider", name="Temperature").focus()
-        page.keyboard.press("Home")
-        e2e.wait_idle(page)
-        e2e.set_number(page, "Max new tokens", args.max_new_tokens)
-        methods = ["Soft prompt (SPM) from the persona's embedding", "Persona described in the prompt (text)"]
-        radios = page.locator('[data-testid="stRadio"]', has_text="Steering")
-        has_choice = radios.count() > 0
-        available = [m for m in methods if page.get_by_text(m).count()]
-        out["comparisons"] = {}
-        for method in available:
-            if has_choice:
-                radios.first.get_by_text(method, exact=True).click()
-                e2e.wait_idle(page)
-            runs = [e2e.generate(page) for _ in range(args.repeats)]
-            ttft = {side: [r["first_token_s"].get(side) for r in runs] for side in ("unsteered", "steered")}
-            out["comparisons"][method] = {
-                "first_token_s": ttft,
-                "first_token_median_s": {s: statistics.median([v for v in vals if v is not None] or [float("nan")])
-                                         for s, vals in ttft.items()},
-                "max_new_tokens": args.max_new_tokens,
-            }
-        browser.close()
+    if args.db:
+        env = {**env, "PERSONA_DB_URL": args.db}
+    if os.environ.get("PERSONA_DB_URL"):
+        env.setdefault("PERSONA_DB_URL", os.environ["PERSONA_DB_URL"])
+    out: dict = {"space": facts, "cpus": os.cpu_count(), "repeats": args.repeats, "parts": parts,
+                 "load_avg_before": [round(x, 2) for x in os.getloadavg()]}
+    browser_parts = [p for p in parts if p != "batch"]
+    if browser_parts:
+        with e2e.streamlit_server(env) as url, sync_playwright() as pw:
+            browser = e2e.launch(pw)
+            out["map_open"] = map_opens(browser, url, args.repeats if "map" in parts else 0)
+            if "switch" in parts or "first_token" in parts:
+                page = e2e.new_page(browser, viewport={"width": 1400, "height": 1000})
+                e2e.open_map(page, url)
+                t = time.perf_counter()
+                e2e.go_to(page, "Compare")  # loads the language model (and SPM) into the cache
+                out["compare_page_first_open_s"] = round(time.perf_counter() - t, 3)
+                if "switch" in parts:
+                    e2e.go_to(page, "Opinion map")
+                    out["page_switch"] = page_switches(page, args.repeats)  # ends on the map
+                    e2e.go_to(page, "Compare")
+                if "first_token" in parts:
+                    out["comparisons"] = first_tokens(page, args.repeats, args.max_new_tokens)
+            browser.close()
+    if "batch" in parts:
+        out["batch"] = one_batch(env, args.repeats, args.max_new_tokens)
     out["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out))
 

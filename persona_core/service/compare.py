@@ -99,7 +99,7 @@ class Comparer:
                                           system_prompt=self.system_prompt)
         return self._adapted_view
 
-    def _plain_stream(self, question: Question | str, settings: GenerationSettings | None) -> Iterator[list[str]]:
+    def unsteered_stream(self, question: Question | str, settings: GenerationSettings | None) -> Iterator[list[str]]:
         """The unsteered answer alone, on the plain base model (shared question-head cache)."""
         head, cue = self._parts(question)
         with torch.inference_mode():
@@ -244,7 +244,7 @@ class Comparer:
         adapted = self._adapted() if method == "spm" else None
         if adapted is not None:
             self._check(method, persona, description)
-            plain = (pieces[0] for pieces in self._plain_stream(question, settings))
+            plain = (pieces[0] for pieces in self.unsteered_stream(question, settings))
             steered = (pieces[1] for pieces in adapted.stream(question, method, persona, description, settings))
             yield from itertools.zip_longest(plain, steered, fillvalue="")
             return
