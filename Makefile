@@ -36,8 +36,11 @@ system-deps:
 build: setup
 	$(PY) -m persona_core build --dataset gss --wave 2016 --json
 
+# The app opens at once; without a steering model for the space, first-run trains one in the
+# background (then evaluates it and makes starter pairs for Annotate): progress in the sidebar.
 app: setup
 	$(PY) -m persona_core build --dataset gss --wave 2016 --if-missing
+	$(PY) -m persona_core first-run --dataset gss-2016 --if-needed
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
 
 test: setup

@@ -18,6 +18,7 @@ SELECTION = "selection_ids"  # respondent ids selected on the map
 PERSONA = "persona"  # the steering target (persona_core.service.Persona)
 HIGHLIGHT = "highlight_id"
 NO_SPM = "(none: steer by text)"
+SPM_AUTO = "spm_auto"  # True while "no SPM" was chosen for want of a checkpoint, not by the user
 
 
 # ------------------------------------------------------------------- cached loaders
