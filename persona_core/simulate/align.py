@@ -16,8 +16,9 @@ from persona_core.data.survey import Survey
 from persona_core.metrics import alignment
 
 
-def _counts(survey: Survey, members: np.ndarray, labels: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Real option counts: per (cohort, question, option) and per (question, option)."""
+def real_counts(survey: Survey, members: np.ndarray, labels: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Real option counts: per (cohort, question, option) and per (question, option). ``members``:
+    each respondent's cohort (its most likely one); ``labels``: the cohorts, in the order wanted."""
     a = survey.answers
     width = int(survey.n_options_per_question.max())
     slot = {c: i for i, c in enumerate(labels)}
@@ -45,7 +46,7 @@ def cohort_alignment(rows: dict[str, list], survey: Survey, members: np.ndarray,
     qindex = {q.id: i for i, q in enumerate(survey.questions)}
     members = np.asarray(members, np.int64)
     labels = sorted({int(k) for kind, k in zip(rows["persona_kind"], rows["persona_key"]) if kind == "cohort"})
-    cohort_counts, population = _counts(survey, members, labels)
+    cohort_counts, population = real_counts(survey, members, labels)
     slot = {c: i for i, c in enumerate(labels)}
     pairs: list[dict[str, Any]] = []
     pop: list[dict[str, Any]] = []
