@@ -2,7 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from persona_core.profile import ProfileConfig, cohort_label, demographic_makeup, distinctive_questions, profile_cohorts
+from persona_core.profile import (
+    ProfileConfig,
+    cohort_label,
+    demographic_makeup,
+    distinctive_questions,
+    profile_cohorts,
+    short_text,
+)
 from tests.synthetic import planted_survey
 
 
@@ -39,5 +46,24 @@ def test_profiles_and_labels():
     assert list(profiles) == [0]
     assert profiles[0]["size"] == int((groups == 0).sum())
     d = profiles[0]["distinctive_questions"]
-    assert profiles[0]["name"] == cohort_label(d) == f"{d[0]['question_id']}: {d[0]['top_option']} · {d[1]['question_id']}: {d[1]['top_option']}"
+    # labels use the questions' wording ("Question 3?" -> "Question 3"), not their ids
+    assert profiles[0]["name"] == cohort_label(d) == f"{d[0]['text'].rstrip('?')}: {d[0]['top_option']} · {d[1]['text'].rstrip('?')}: {d[1]['top_option']}"
+    assert all(r["p_value"] < 0.01 / 20 for r in d)
     assert set(profiles[0]["demographics"]) == {"age", "party"}
+
+
+def test_short_text_keeps_first_clause_at_a_word_boundary():
+    assert short_text("ever approve of police striking citizen") == "Ever approve of police striking citizen"
+    assert short_text("does r or spouse have supervisor") == "Does R or spouse have supervisor"
+    assert short_text("ever felt going to have a nervous breakdown?") == "Ever felt going to have a nervous…"
+    long = short_text("imp of low cost in decision to attend performance", 40)
+    assert long == "Imp of low cost in decision to attend…" and len(long) <= 41
+
+
+def test_indistinct_questions_are_not_distinctive():
+    survey, groups = planted_survey(n_respondents=300, n_questions=30, n_groups=2, seed=1)
+    same_group_half = np.flatnonzero(groups == 0)[::2]  # half of one group against everybody: distinct
+    assert len(distinctive_questions(survey, same_group_half)) >= 3
+    rng = np.random.default_rng(0)
+    random_half = rng.choice(survey.n_respondents, survey.n_respondents // 2, replace=False)
+    assert len(distinctive_questions(survey, random_half)) <= 1  # a random sample differs by chance only
