@@ -17,7 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from persona_core.cohorts import CohortConfig, CohortFinder
+from persona_core.cohorts import CohortConfig, CohortFinder, shown_outlier_share
+from persona_core.cohorts_sampled import SampledCohortFinder
 from persona_core.data.survey import Answers, Survey
 from persona_core.embed.factorization import CategoricalFactorization, FactorizationConfig, majority_baseline
 from persona_core.embed.split import heldout_split
@@ -279,7 +280,12 @@ def build_persona_space(
     seconds["project"] = time.perf_counter() - t
 
     t = stage("cluster")
-    finder = CohortFinder(cfg.cohorts).fit(projector.embedding_, model.respondent_factors_)
+    if projector.sample_index_ is None:
+        finder = CohortFinder(cfg.cohorts).fit(projector.embedding_, model.respondent_factors_)
+    else:  # a map fitted on a sample: cohorts fitted on it too, everyone else placed by approximate_predict
+        finder = SampledCohortFinder(cfg.cohorts).fit(projector.embedding_, model.respondent_factors_,
+                                                      projector.sample_index_)
+    finder.merge_indistinct(survey, projector.embedding_, model.respondent_factors_)
     seconds["cluster"] = time.perf_counter() - t
 
     t = stage("profile")
@@ -299,6 +305,7 @@ def build_persona_space(
         "bias_only_log_loss": bias_only["log_loss"],
         "cohorts": finder.n_cohorts_,
         "outlier_share": finder.outlier_share_,
+        "shown_outlier_share": shown_outlier_share(finder, model.respondent_factors_, cfg.cohorts),
     }
     return PersonaSpace(
         survey=survey,

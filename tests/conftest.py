@@ -61,3 +61,13 @@ def db_url(request, tmp_path):
     upgrade_database(url)
     yield url
     drop()
+
+
+@pytest.fixture
+def ray_cluster():
+    """A local Ray cluster of 2 CPUs (no dashboard) for one test; shut down after it."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield ray
+    ray.shutdown()

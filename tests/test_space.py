@@ -144,3 +144,25 @@ def test_nothing_a_saved_folder_holds_is_executed(space_and_groups, tmp_path, mo
         PersonaSpace.load(outside).place(newcomer)
     assert not marker.exists()
     shutil.rmtree(out)
+
+
+@pytest.mark.parametrize("n_groups", [2, 3, 4, 5])
+def test_default_cohorts_recover_planted_groups(n_groups):
+    """Default cohort settings (HDBSCAN leaf + merging of cohorts that answer alike) on a
+    400-person planted survey: ARI >= 0.8 of the map's shown cohorts against the planted groups."""
+    from dataclasses import replace
+
+    from sklearn.metrics import adjusted_rand_score
+
+    from persona_core.cohorts import reduce_outliers
+
+    survey, groups = planted_survey(n_respondents=400, n_questions=40, n_groups=n_groups, seed=0)
+    cfg = SpaceConfig()
+    space = build_persona_space(survey, replace(cfg, factorization=replace(cfg.factorization, progress=False)))
+    shown, strength = reduce_outliers(space.cohort_labels, "soft", likely=space.likely_cohorts,
+                                      probabilities=space.cohort_probabilities)
+    assert space.metrics["cohorts"] == n_groups
+    assert adjusted_rand_score(groups, shown) >= 0.8
+    assert space.metrics["shown_outlier_share"] == float((shown < 0).mean()) <= 0.2
+    assert np.all((strength >= 0) & (strength <= 1))
+    assert all(len(p["distinctive_questions"]) >= 3 for p in space.profiles.values())

@@ -19,15 +19,6 @@ from persona_core.simulate.scorer import WorkerSpec
 from persona_core.simulate.store import read_rows
 
 
-@pytest.fixture
-def ray_cluster():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False)
-    yield ray
-    ray.shutdown()
-
-
 @pytest.mark.slow
 def test_ray_rows_equal_local_rows(trained, loaded, tmp_path, ray_cluster):
     from db.session import upgrade_database
