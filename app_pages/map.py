@@ -15,14 +15,14 @@ view = ctx.view
 st.title("Opinion map")
 st.caption(
     f"{view.survey.n_respondents} respondents of {common.literal(view.dataset_name)}, placed by their answers "
-    f"(UMAP of the persona embeddings); {len(view.cohorts)} cohorts, outliers in grey. "
+    f"(UMAP of the persona embeddings); {len(view.cohorts)} cohorts, each point faded by how strongly it belongs. "
     "Draw a box or lasso around respondents to select them."
 )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def frame(url, run_id, kind, key):
-    return views.map_frame(common.space_view(url, run_id), views.ColorChoice(kind, key))
+def frame(url, run_id, kind, key, outliers):
+    return views.map_frame(common.space_view(url, run_id), views.ColorChoice(kind, key), outlier_strategy=outliers)
 
 
 permalink.adopt("map", "respondent", "map_search")  # ?respondent=<id> opens that respondent
@@ -36,7 +36,13 @@ with right:
     search = st.text_input("Find respondent by id", key="map_search", placeholder="e.g. " + view.survey.respondent_ids[0])
 
 color = by_label[picked]
-data = frame(ctx.url, view.run_id, color.kind, color.key)
+outliers = None
+if color.kind == "cohort":
+    outliers = st.radio("HDBSCAN's outliers", list(views.OUTLIER_LABELS), format_func=views.OUTLIER_LABELS.get,
+                        horizontal=True, key="map_outliers",
+                        help="Respondents HDBSCAN leaves out of every cohort: shown in their most likely cohort, "
+                             "the nearest cohort centroid's, or grey. Points are faded by how strongly they belong.")
+data = frame(ctx.url, view.run_id, color.kind, color.key, outliers)
 highlight = None
 if search.strip():
     try:
@@ -51,14 +57,18 @@ numeric = color.kind == "attribute" and views.is_numeric_attribute(view, color.k
 colors = charts.cohort_colors(view) if color.kind == "cohort" else charts.answer_colors(order)
 # Plotly reads <b>, <a href> ... in labels as markup: plot escaped text (ids stay as they are: selections read them)
 fig = px.scatter(
-    charts.plain_frame(data, keep=("id",)), x="x", y="y", color="color", custom_data=["id"], render_mode="webgl",
-    hover_data={"x": False, "y": False, "color": False, "id": True, "cohort": True, **{h: True for h in hover}},
+    charts.plain_frame(data, keep=("id",)), x="x", y="y", color="color", custom_data=["id", "strength"], render_mode="webgl",
+    hover_data={"x": False, "y": False, "color": False, "id": True, "cohort": True, "strength": ":.2f",
+                **{h: True for h in hover}},
     category_orders={"color": [charts.plain(o) for o in order]} if order else None,
     color_discrete_map={charts.plain(k): v for k, v in colors.items()} if colors else None,
     color_continuous_scale="Viridis" if numeric else None,
-    labels={"color": charts.plain(color.label)},
+    labels={"color": charts.plain(color.label), "strength": "membership"},
 )
 fig.update_traces(marker={"size": 6, "opacity": 0.8})
+if color.kind == "cohort":  # faded by membership strength (WebGL takes one opacity per point)
+    for trace in fig.data:
+        trace.marker.opacity = [views.MIN_OPACITY + (1 - views.MIN_OPACITY) * float(c[1]) for c in trace.customdata]
 if highlight is not None:
     row = data[data["id"] == highlight].iloc[0]
     fig.add_trace(go.Scattergl(x=[row.x], y=[row.y], mode="markers+text", text=[f"  {charts.plain(highlight)}"], textposition="middle right",

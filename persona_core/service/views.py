@@ -6,11 +6,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from persona_core.cohorts import OUTLIER_STRATEGIES, CohortConfig, reduce_outliers
 from persona_core.profile import ProfileConfig, demographic_makeup, distinctive_questions
 from persona_core.service.catalog import OUTLIER, SpaceView
 
 COHORT = "Cohort"
 NO_ANSWER = "(no answer)"
+#: how the map shows HDBSCAN's outliers (see :func:`shown_cohorts`), in the order offered
+OUTLIER_LABELS = {"soft": "Most likely cohort (HDBSCAN soft membership)", "centroid": "Nearest cohort centroid",
+                  "none": "Grey (HDBSCAN's own outliers)"}
+assert tuple(OUTLIER_LABELS) == OUTLIER_STRATEGIES
+MIN_OPACITY = 0.2  # a point's opacity on the cohort map: MIN_OPACITY + (1 - MIN_OPACITY) * membership strength
 
 
 @dataclass(frozen=True)
@@ -59,11 +65,26 @@ def answers_to(view: SpaceView, question_id: str) -> pd.Series:
                      index=view.survey.respondent_ids)
 
 
-def map_frame(view: SpaceView, color: ColorChoice | None = None, hover_attributes: list[str] | None = None) -> pd.DataFrame:
-    """One row per respondent: ``id``, ``x``, ``y``, ``cohort`` (title), ``cohort_label``,
-    the hover attributes (as text), and ``color`` (category text, or a number for a numeric
-    attribute)."""
+def shown_cohorts(view: SpaceView, strategy: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The cohort the map shows for each respondent and how strongly they belong (0..1): members
+    keep their cohort, outliers get one by ``strategy`` (``"soft"``, ``"centroid"`` or
+    ``"none"``; default the space's ``CohortConfig.outlier_strategy``), see
+    :func:`persona_core.cohorts.reduce_outliers`."""
+    cfg = CohortConfig()
+    return reduce_outliers(view.cohort_labels, strategy or cfg.outlier_strategy, likely=view.likely_cohorts,
+                           probabilities=view.cohort_probabilities, embeddings=view.embeddings,
+                           centroids=view.cohort_centroids, threshold=cfg.outlier_threshold)
+
+
+def map_frame(view: SpaceView, color: ColorChoice | None = None, hover_attributes: list[str] | None = None,
+              outlier_strategy: str | None = None) -> pd.DataFrame:
+    """One row per respondent: ``id``, ``x``, ``y``, ``cohort`` (title of HDBSCAN's cohort,
+    "Outliers" for its outliers), ``cohort_label``, ``shown_cohort`` (the title the map colours
+    by, with outliers placed by ``outlier_strategy``, see :func:`shown_cohorts`), ``strength``
+    (membership, 0..1), the hover attributes (as text), and ``color`` (category text, or a
+    number for a numeric attribute)."""
     color = color or ColorChoice("cohort")
+    shown, strength = shown_cohorts(view, outlier_strategy)
     frame = pd.DataFrame(
         {
             "id": view.survey.respondent_ids,
@@ -71,13 +92,15 @@ def map_frame(view: SpaceView, color: ColorChoice | None = None, hover_attribute
             "y": view.coords[:, 1],
             "cohort_label": view.cohort_labels,
             "cohort": [view.cohort_title(int(c)) for c in view.cohort_labels],
+            "shown_cohort": [view.cohort_title(int(c)) for c in shown],
+            "strength": strength.round(3),
         }
     )
     attrs = view.survey.attributes
     for col in hover_attributes if hover_attributes is not None else key_attributes(view):
         frame[col] = attrs[col].astype("string").fillna("–").to_numpy()
     if color.kind == "cohort":
-        frame["color"] = frame["cohort"]
+        frame["color"] = frame["shown_cohort"]
     elif color.kind == "attribute":
         if color.key not in attrs.columns:
             raise KeyError(f"unknown attribute {color.key!r}")

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages import common
+from persona_core.service import views
 from tests.app.conftest import APP
 
 MAP, COHORTS, COMPARE, EVALUATION = "app_pages/map.py", "app_pages/cohorts.py", "app_pages/compare.py", "app_pages/evaluation.py"
@@ -49,6 +50,24 @@ def test_map_page_shows_map_and_colour_choices(app):
     assert "No respondents selected" in _all_text(app)
     # the sidebar offers the stored run
     assert app.sidebar.selectbox(key=common.RUN_ID).value == app.session_state[common.RUN_ID]
+
+
+def test_map_fades_points_by_membership_and_offers_outlier_strategies(app):
+    import json
+
+    _run(app)
+    radio = app.radio(key="map_outliers")
+    assert radio.value == "soft" and list(radio.options) == list(views.OUTLIER_LABELS.values())
+    chart = next(c for c in app.get("plotly_chart") if "map_chart" in c.proto.id)
+    traces = json.loads(chart.proto.spec)["data"]
+    opacity = [o for t in traces for o in _plotly_values(t["marker"]["opacity"])]
+    assert len(opacity) == sum(len(_plotly_values(t["x"])) for t in traces)
+    assert min(opacity) >= views.MIN_OPACITY - 1e-9 and max(opacity) <= 1.0 + 1e-9 and min(opacity) < max(opacity)
+    assert "Outliers" not in {t["name"] for t in traces}  # everyone placed by soft membership
+    radio.set_value("none")
+    _run(app)
+    chart = next(c for c in app.get("plotly_chart") if "map_chart" in c.proto.id)
+    assert "Outliers" in {t["name"] for t in json.loads(chart.proto.spec)["data"]}
 
 
 def test_map_colour_by_answer_and_attribute(app):

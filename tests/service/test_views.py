@@ -23,6 +23,25 @@ def test_map_frame_colours(view):
     assert views.color_order(view, views.ColorChoice("cohort"))[-1] == "Outliers"
 
 
+def test_outliers_are_shown_by_the_chosen_strategy(view):
+    labels = np.asarray(view.cohort_labels)
+    member, outlier = labels >= 0, labels < 0
+    assert outlier.any()  # the small space has HDBSCAN outliers to place
+    none, none_strength = views.shown_cohorts(view, "none")
+    assert np.array_equal(none, labels) and np.all(none_strength[outlier] == 0)
+    for strategy in ("soft", "centroid"):
+        shown, strength = views.shown_cohorts(view, strategy)
+        assert np.array_equal(shown[member], labels[member])  # members keep their cohort and strength
+        assert np.allclose(strength[member], np.asarray(view.cohort_probabilities)[member])
+        assert np.all(shown >= 0) and np.all((strength >= 0) & (strength <= 1))
+        frame = views.map_frame(view, outlier_strategy=strategy)
+        assert list(frame["color"]) == [view.cohort_title(int(c)) for c in shown]
+        assert list(frame["cohort"]) == [view.cohort_title(int(c)) for c in labels]  # HDBSCAN's own, as exported
+    soft, _ = views.shown_cohorts(view, "soft")
+    assert np.array_equal(soft[outlier], np.asarray(view.likely_cohorts)[outlier])
+    assert (views.map_frame(view, outlier_strategy="none")["color"] == "Outliers").sum() == int(outlier.sum())
+
+
 def test_selection_summary_against_everybody(view):
     c = view.cohorts[0]
     ids = [view.survey.respondent_ids[i] for i in view.members(c)]
