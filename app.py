@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages import common
+from app_pages import common, jobs_panel
 from persona_core.service.catalog import redact_url
 
 st.set_page_config(page_title="Persona Explorer", page_icon=":material/explore:", layout="wide")
@@ -14,8 +14,10 @@ PAGES = [
     st.Page("app_pages/map.py", title="Opinion map", icon=":material/map:", default=True),
     st.Page("app_pages/cohorts.py", title="Cohorts", icon=":material/groups:", url_path="cohorts"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+    st.Page("app_pages/ask.py", title="Ask everyone", icon=":material/forum:", url_path="ask"),
     st.Page("app_pages/evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="evaluation"),
     st.Page("app_pages/annotate.py", title="Annotate", icon=":material/rate_review:", url_path="annotate"),
+    st.Page("app_pages/jobs.py", title="Jobs", icon=":material/work_history:", url_path="jobs"),
 ]
 
 
@@ -40,14 +42,19 @@ def sidebar() -> None:
             found = common.checkpoints(run.run_key)
             options = [common.NO_SPM] + [c.path for c in found]
             labels = {c.path: c.label for c in found}
-            if st.session_state.get(common.SPM_PATH) not in options:
+            # "no SPM" chosen for want of one gives way to the first checkpoint that appears
+            auto = st.session_state.get(common.SPM_AUTO) and st.session_state.get(common.SPM_PATH) == common.NO_SPM
+            if st.session_state.get(common.SPM_PATH) not in options or (auto and len(options) > 1):
                 st.session_state[common.SPM_PATH] = options[1] if len(options) > 1 else common.NO_SPM
+                st.session_state[common.SPM_AUTO] = len(options) == 1
             st.selectbox("Steering model (SPM checkpoint)", options, key=common.SPM_PATH,
+                         on_change=lambda: st.session_state.update({common.SPM_AUTO: False}),
                          format_func=lambda p: labels.get(p, p),
                          help="SPM checkpoints trained on this embedding run (python -m persona_core train)")
         persona = st.session_state.get(common.PERSONA)
         if persona is not None:
             st.info(f"Steering toward: **{common.literal(persona.title)}**")
+        jobs_panel.sidebar_panel()
 
 
 page = st.navigation(PAGES)

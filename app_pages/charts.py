@@ -105,3 +105,23 @@ def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str
         st.dataframe(numeric.set_index("attribute").round(2), width="stretch")
     if not attrs and numeric.empty:
         st.caption("This survey has no respondent attributes.")
+
+
+def stacked_shares(frame: pd.DataFrame, rows: list[str], options: list[str], ordinal: bool, title: str = "") -> go.Figure:
+    """One horizontal 100 % bar per row (``frame``: ``persona``, ``option``, ``share``), segments
+    in option order; ``rows`` fixes the bar order (rows missing from ``frame`` stay as gaps, so
+    two such figures side by side line up)."""
+    palette = answer_colors(options) if ordinal else dict(zip(options, px.colors.qualitative.Safe * 3))
+    fig = go.Figure(go.Bar(y=[plain(r) for r in rows], x=[0.0] * len(rows), orientation="h", showlegend=False,
+                           hoverinfo="skip", marker_color="rgba(0,0,0,0)"))  # every row on the axis, even without bars
+    for option in options:
+        part = frame[frame["option"] == option]
+        fig.add_trace(go.Bar(y=[plain(v) for v in part["persona"]], x=part["share"], name=plain(option), orientation="h",
+                             marker_color=palette.get(option), text=[f"{v:.0%}" if v >= 0.08 else "" for v in part["share"]],
+                             textposition="inside", insidetextanchor="middle", hovertemplate="%{y}: %{x:.1%}"))
+    fig.update_layout(barmode="stack", title=plain(title) or None, height=90 + 34 * len(rows),
+                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                      xaxis={"tickformat": ".0%", "range": [0, 1]},
+                      yaxis={"categoryorder": "array", "categoryarray": [plain(r) for r in rows], "autorange": "reversed"},
+                      legend={"orientation": "h", "y": -0.12, "traceorder": "normal"})
+    return fig

@@ -288,3 +288,27 @@ def _score_text(model, tokenizer, bank: QuestionBank, texts: list[str],
         if progress is not None:
             progress(min(s + TEXT_BATCH, n), n)
     return np.stack(steered), unsteered
+
+
+def simulation_tables(summary: dict | None, view: SpaceView) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The alignment of a whole-survey simulation (the ``alignment`` of ``simulate``'s summary) as
+    two tables, per cohort and per question: steered and unsteered alignment with the real
+    answers (answer-weighted), the share of pairs where the steered side is closer, and how many
+    pairs and answers back each row. Sorted by steered minus unsteered, best first. ``None``
+    when the summary holds no alignment (no survey question had enough real answers)."""
+    align = (summary or {}).get("alignment") or {}
+    if not align.get("pairs"):
+        return None
+    questions = {q.id: q.text for q in view.survey.questions}
+
+    def frame(entries: dict, key_name: str, count_name: str, title) -> pd.DataFrame:
+        rows = [{key_name: title(k), count_name: e[count_name], "answers": e["n_answers"],
+                 "alignment steered": e["steered"], "alignment unsteered": e["unsteered"],
+                 "gain": e["steered"] - e["unsteered"], "steered closer (share of pairs)": e["steered_better_share"]}
+                for k, e in entries.items()]
+        return pd.DataFrame(rows).sort_values("gain", ascending=False, kind="stable").reset_index(drop=True)
+
+    per_cohort = frame(align["per_cohort"], "cohort", "n_questions", lambda k: persona_title(view, "cohort", str(k)))
+    per_question = frame(align["per_question"], "question", "n_cohorts",
+                         lambda k: f"{k}: {questions.get(str(k), '')[:90]}".rstrip(": "))
+    return per_cohort, per_question

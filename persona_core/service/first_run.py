@@ -89,6 +89,17 @@ def starter_pairs_step(space: SpaceRef, cohorts: int = STARTER_COHORTS, question
                    dedupe_key=f"pairs:{space.run_key}:starter")
 
 
+def simulate_step(space: SpaceRef, checkpoint: str | Path) -> JobStep:
+    """Every cohort (and the population persona) x every survey question, steered by the SPM at
+    ``checkpoint`` and unsteered, stored as a simulation run with its alignment (Ask everyone)."""
+    ckpt = str(Path(checkpoint).resolve())
+    return JobStep("simulate", ["--space", space.artifact_path, "--checkpoint", ckpt, "--personas", "cohorts",
+                                "--questions", "all"],
+                   label=f"Simulate the whole survey for every cohort ({space.dataset}, run {space.run_id}, "
+                         f"{Path(ckpt).name})",
+                   dedupe_key=f"simulate:{space.run_key}:{ckpt}")
+
+
 def has_trained_model(space: SpaceRef) -> bool:
     from persona_core.service.checkpoints import find_checkpoints
 
