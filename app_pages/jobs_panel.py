@@ -7,22 +7,12 @@ import streamlit as st
 
 from app_pages import common
 from persona_core.service import jobs
+from persona_core.service.jobs import format_seconds
 
 REFRESH_SECONDS = 2.0
 SEEN_ACTIVE = "jobs_seen_active"  # ids of the jobs this session last saw queued or running
 STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/progress_activity:",
                 "done": ":material/check_circle:", "failed": ":material/error:"}
-
-
-def format_seconds(s: float | None) -> str:
-    if s is None:
-        return "estimating…"
-    s = int(round(s))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def progress_text(job) -> str:

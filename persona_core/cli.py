@@ -174,6 +174,10 @@ def _optional_adders() -> list[SubcommandAdder]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     job = _attach_job(argv)
+    if job is not None:
+        from persona_core.service.jobs import lower_priority
+
+        lower_priority()  # a background job gives way to the app the user is working in
     parser = build_parser()
     if job is None:
         args = parser.parse_args(argv)

@@ -68,19 +68,12 @@ def _row(job) -> dict:
 
 def format_job(job) -> str:
     """One line: id, status, percentage, time left, stage or error."""
+    from persona_core.service.jobs import format_seconds
+
     pct = "" if job.progress is None else f" {job.progress:.0%}"
     eta = "" if job.eta_seconds is None or job.status != "running" else f", {format_seconds(job.eta_seconds)} left"
     what = job.error if job.status == "failed" else job.stage
     return f"job {job.id} [{job.status}{pct}{eta}] {job.label}: {what}"
-
-
-def format_seconds(s: float) -> str:
-    s = int(round(s))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def run_first_run(args: argparse.Namespace) -> dict:
