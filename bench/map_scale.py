@@ -10,7 +10,13 @@ the sampled map of size N is compared with a full UMAP fit of the same embedding
 share of each point's 10 nearest map neighbours the two maps have in common, and the
 trustworthiness (scikit-learn) of each map on a seeded 5,000-point subset.
 
+``--jit-cache`` decides the numba cache each child starts with: ``as-is`` (this environment's),
+``fresh`` (an empty ``NUMBA_CACHE_DIR``: what a new environment without the warm-up pays) or
+``warmed`` (an empty one filled first by ``python -m persona_core warmup``, as ``make setup`` does;
+its seconds are reported).
+
     .venv/bin/python bench/map_scale.py --sizes 3000 20000 100000 [--agreement 100000] [--threads 2]
+    .venv/bin/python bench/map_scale.py --sizes 20000 --jit-cache fresh   # and again with warmed
 """
 from __future__ import annotations
 
@@ -108,6 +114,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[3000, 20000, 100000])
     parser.add_argument("--agreement", type=int, default=None, help="compare the sampled map with a full fit at this size")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--jit-cache", choices=["as-is", "fresh", "warmed"], default="as-is",
+                        help="the numba cache each size starts with (see the module docstring)")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # child process: one size
     args = parser.parse_args()
     if args.one is not None:
@@ -122,11 +130,24 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--one", str(n), "--threads", str(args.threads)]
         if args.agreement is not None:
             cmd += ["--agreement", str(args.agreement)]
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        cache = tempfile.TemporaryDirectory(prefix="numba_cache_") if args.jit_cache != "as-is" else None
+        warmup = None
+        if cache is not None:
+            env["NUMBA_CACHE_DIR"] = cache.name
+            if args.jit_cache == "warmed":
+                warm = subprocess.run([sys.executable, "-m", "persona_core", "warmup", "--json"], capture_output=True,
+                                      text=True, cwd=REPO, env=env, check=True)
+                warmup = json.loads(warm.stdout.strip().splitlines()[-1])
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
+        if cache is not None:
+            cache.cleanup()
         if done.returncode != 0:
             rows.append({"respondents": n, "error": done.stderr.strip().splitlines()[-1:]})
             continue
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        if warmup is not None:
+            rows[-1]["warmup"] = warmup
         print(json.dumps(rows[-1]), file=sys.stderr)
     base = next((r for r in rows if "error" not in r), None)
     if base is not None:
@@ -134,7 +155,7 @@ def main() -> None:
             if "error" not in r:
                 r["build_seconds_per_1k_vs_smallest"] = round(
                     (r["seconds"]["build_total"] / r["respondents"]) / (base["seconds"]["build_total"] / base["respondents"]), 2)
-    print(json.dumps({"load_before": load, "threads": args.threads, "sizes": rows}))
+    print(json.dumps({"load_before": load, "threads": args.threads, "jit_cache": args.jit_cache, "sizes": rows}))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,20 @@ def add_build_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_build)
 
 
+def add_warmup_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("warmup", help="compile the map's numba code once for this environment (make setup runs it)")
+    p.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
+    p.set_defaults(func=run_warmup)
+
+
+def run_warmup(args: argparse.Namespace) -> dict:
+    from persona_core.jit_warmup import warm_jit_caches
+
+    t = time.perf_counter()
+    seconds = warm_jit_caches()
+    return {"seconds": seconds, "total_seconds": round(time.perf_counter() - t, 2)}
+
+
 def load_space_config(path: str | None):
     from persona_core.space import SpaceConfig
 
@@ -147,7 +161,7 @@ def build_parser(extra: list[SubcommandAdder] | None = None) -> argparse.Argumen
                         help="run as background job ID: report progress and the end into its database row "
                              "(set by persona_core.service.jobs.submit; not for typing)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for adder in [add_build_parser, *_optional_adders(), *(extra or [])]:
+    for adder in [add_build_parser, add_warmup_parser, *_optional_adders(), *(extra or [])]:
         adder(sub)
     return parser
 
