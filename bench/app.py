@@ -12,6 +12,9 @@ Map times: from navigation start until the map chart is drawn and the script run
 the first open loads the persona space into the cache, later opens (new sessions) find it
 cached. Page switches: sidebar click until the new page's run is over and drawn (the map's chart
 included). First-token times are browser timestamps: click -> first text in each answer box.
+Floor (``--only floor``): the same map-open measurement on a bare Streamlit app holding only a
+title and a 10-point Plotly chart, so the part of the map's time that Streamlit and Plotly take
+before any of the app's work is known.
 Batch: in this process, the comparer's stream of both sides against the unsteered side alone,
 the same number of tokens each (end of turn ignored), wall time per generation.
 """
@@ -66,7 +69,11 @@ def prepare(args) -> tuple[dict[str, str], dict]:
                  "cohorts": run.n_cohorts}
 
 
-PARTS = ("map", "switch", "first_token", "batch")
+PARTS = ("map", "switch", "first_token", "batch", "floor")
+FLOOR_APP = """import streamlit as st, plotly.graph_objects as go
+st.title("Opinion map")
+st.plotly_chart(go.Figure(go.Scatter(x=list(range(10)), y=[i % 3 for i in range(10)], mode="markers")))
+"""
 METHOD_LABELS = {"spm": "Soft prompt (SPM) from the persona's embedding", "text": "Persona described in the prompt (text)"}
 
 
@@ -91,6 +98,20 @@ def map_opens(browser, url: str, repeats: int) -> dict:
         cached.append(round(e2e.open_map(fresh, url), 3))
         fresh.close()
     return {"first_open_s": first, "cached_s": cached, "cached": quantiles(cached)}
+
+
+def floor_opens(browser, repeats: int) -> dict:
+    """Map-open times of the bare Streamlit + Plotly app (:data:`FLOOR_APP`), new page each time."""
+    with tempfile.TemporaryDirectory(prefix="bench_floor_") as tmp:
+        script = Path(tmp) / "floor_app.py"
+        script.write_text(FLOOR_APP)
+        with e2e.streamlit_server({}, script=script) as url:
+            times = []
+            for _ in range(repeats + 1):  # the first open warms the server
+                page = e2e.new_page(browser, viewport={"width": 1400, "height": 1000})
+                times.append(round(e2e.open_map(page, url), 3))
+                page.close()
+    return {"cached_s": times[1:], "cached": quantiles(times[1:])}
 
 
 def timed_switch(page, title: str) -> float:
@@ -194,7 +215,7 @@ def main() -> None:
         env.setdefault("PERSONA_DB_URL", os.environ["PERSONA_DB_URL"])
     out: dict = {"space": facts, "cpus": os.cpu_count(), "repeats": args.repeats, "parts": parts,
                  "load_avg_before": [round(x, 2) for x in os.getloadavg()]}
-    browser_parts = [p for p in parts if p != "batch"]
+    browser_parts = [p for p in parts if p not in ("batch", "floor")]
     if browser_parts:
         with e2e.streamlit_server(env) as url, sync_playwright() as pw:
             browser = e2e.launch(pw)
@@ -211,6 +232,11 @@ def main() -> None:
                     e2e.go_to(page, "Compare")
                 if "first_token" in parts:
                     out["comparisons"] = first_tokens(page, args.repeats, args.max_new_tokens)
+            browser.close()
+    if "floor" in parts:
+        with sync_playwright() as pw:
+            browser = e2e.launch(pw)
+            out["floor_bare_streamlit_plotly"] = floor_opens(browser, args.repeats)
             browser.close()
     if "batch" in parts:
         out["batch"] = one_batch(env, args.repeats, args.max_new_tokens)

@@ -29,12 +29,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str], timeout: float = 120.0) -> Iterator[str]:
-    """``streamlit run app.py`` on a free port with ``env`` added; yields its base URL."""
+def streamlit_server(env: dict[str, str], timeout: float = 120.0, script: Path | None = None) -> Iterator[str]:
+    """``streamlit run app.py`` (or ``script``) on a free port with ``env`` added; yields its base URL."""
     port = free_port()
     log = open(ARTIFACTS.mkdir(parents=True, exist_ok=True) or ARTIFACTS / f"streamlit-{port}.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(script or REPO / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
