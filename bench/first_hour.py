@@ -73,11 +73,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     with open("/proc/loadavg") as f:
         load = float(f.read().split()[0])
-    make = ["make", "app", f"PORT={port}"]
-    if args.tiny:  # the same chain, on the tiny configuration (make app's first-run line with --tiny)
-        make = ["bash", "-c", f"make setup >/dev/null && .venv/bin/python -m persona_core build --dataset gss --wave 2016 "
-                              f"--if-missing && .venv/bin/python -m persona_core first-run --dataset gss-2016 --if-needed "
-                              f"--tiny && exec .venv/bin/streamlit run app.py --server.port {port} --server.headless true"]
+    make = ["make", "app", f"PORT={port}", *(["FIRST_RUN_ARGS=--tiny"] if args.tiny else [])]
     log = open(root / "make_app.log", "w")
     t0 = time.monotonic()
     proc = subprocess.Popen(make, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -88,8 +84,7 @@ def main() -> None:
         wait_until(lambda: answering(url), args.timeout, "the app")
         marks["app_answering"] = time.monotonic() - t0
         train = wait_until(lambda: next(iter(jobs.list_jobs(db_url, kind="train")), None), 60, "the training job")
-        done = wait_until(lambda: (j := jobs.get(db_url, train.id)).status in ("done", "failed") and j, args.timeout,
-                          "training", every=2.0)
+        done = jobs.wait(db_url, train.id, args.timeout, every=2.0)
         if done.status != "done":
             raise SystemExit(f"training failed: {done.error}")
         marks["train_done"] = time.monotonic() - t0
@@ -97,8 +92,7 @@ def main() -> None:
         marks["first_spm_steered_token"] = first.pop("clicked_at") - t0 + first["first_token_s"]["steered"]
         chain = [j for j in jobs.list_jobs(db_url) if j.kind in ("eval", "pairs generate")]
         for job in chain:
-            end = wait_until(lambda: (j := jobs.get(db_url, job.id)).status in ("done", "failed") and j, args.timeout,
-                             job.kind, every=2.0)
+            end = jobs.wait(db_url, job.id, args.timeout, every=2.0)
             marks[f"{job.kind.replace(' ', '_')}_{end.status}"] = time.monotonic() - t0
         shots = screenshots(url)
     finally:
@@ -178,8 +172,7 @@ def ask_everyone(root: Path, timeout: float) -> dict:
         with e2e.rerun(page):
             page.get_by_role("button", name="Simulate the whole survey").click()
         job = wait_until(lambda: next(iter(jobs.list_jobs(env["PERSONA_DB_URL"], kind="simulate")), None), 60, "the job")
-        done = wait_until(lambda: (j := jobs.get(env["PERSONA_DB_URL"], job.id)).status in ("done", "failed") and j,
-                          timeout, "the simulation", every=2.0)
+        done = jobs.wait(env["PERSONA_DB_URL"], job.id, timeout, every=2.0)
         if done.status != "done":
             raise SystemExit(f"simulation failed: {done.error}")
         page.get_by_text("Per question").wait_for(timeout=60_000)  # the fragment shows the tables

@@ -137,19 +137,23 @@ def run_cancel(args: argparse.Namespace) -> dict:
 
 
 def _wait(url, job_id: int, timeout: float | None) -> dict:
-    start = time.monotonic()
-    last = ""
-    while True:
-        job = _get(url, job_id)
+    from db.jobs import JobError
+    from persona_core.service import jobs
+
+    last = [""]
+
+    def show(job) -> None:
         line = format_job(job)
-        if line != last:
+        if line != last[0]:
             print(line, file=sys.stderr, flush=True)
-            last = line
-        if not job.active:
-            return _row(job)
-        if timeout is not None and time.monotonic() - start > timeout:
-            raise DataError(f"job {job_id} still {job.status} after {timeout:.0f} s")
-        time.sleep(1.0)
+            last[0] = line
+
+    try:
+        return _row(jobs.wait(url, job_id, timeout, on_poll=show))
+    except JobError as exc:
+        raise DataError(str(exc)) from None
+    except TimeoutError as exc:
+        raise DataError(str(exc)) from exc
 
 
 def run_wait(args: argparse.Namespace) -> dict:

@@ -30,9 +30,10 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from db.jobs import JobError, JobInfo, JobSpec
 from persona_core.paths import REPO_ROOT, artifacts_dir
@@ -42,7 +43,7 @@ HOST = socket.gethostname()
 MAX_SILENCE_SECONDS = 90.0
 
 __all__ = ["JobInfo", "JobSubmitError", "JobStep", "cancel", "format_seconds", "get", "list_jobs", "refresh", "submit",
-           "submit_chain"]
+           "submit_chain", "wait"]
 
 
 class JobSubmitError(ValueError):
@@ -241,6 +242,23 @@ def get(url: str | None, job_id: int) -> JobInfo:
     refresh(url)
     with session_scope(url) as session:
         return get_job(session, job_id)
+
+
+def wait(url: str | None, job_id: int, timeout: float | None = None, every: float = 1.0,
+         on_poll: Callable[[JobInfo], None] | None = None) -> JobInfo:
+    """Job ``job_id`` once it has ended (done or failed), read every ``every`` seconds;
+    ``on_poll`` sees each reading. ``TimeoutError`` naming the job if it is still queued or
+    running after ``timeout`` seconds (``None``: no limit)."""
+    start = time.monotonic()
+    while True:
+        job = get(url, job_id)
+        if on_poll is not None:
+            on_poll(job)
+        if not job.active:
+            return job
+        if timeout is not None and time.monotonic() - start > timeout:
+            raise TimeoutError(f"job {job_id} still {job.status} after {timeout:.0f} s")
+        time.sleep(every)
 
 
 def list_jobs(url: str | None, *, active: bool = False, run_id: int | None = None, kind: str | None = None,

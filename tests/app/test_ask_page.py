@@ -5,7 +5,6 @@ background job whose alignment tables the page shows when it is done."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -89,10 +88,7 @@ def test_whole_survey_runs_as_a_job_and_its_alignment_is_shown(app, built_space)
     started = [s for s in _texts(app, "success") if "simulates the whole survey" in s]
     assert started, _all_text(app)
     job_id = int(started[0].split()[1])
-    deadline = time.monotonic() + 600
-    while (job := jobs.get(built_space.url, job_id)).status in ("queued", "running"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.5)
+    job = jobs.wait(built_space.url, job_id, timeout=600, every=0.5)
     assert job.status == "done", (job.error, job.log_tail)
     assert job.kind == "simulate" and "--checkpoint" in job.args
     _run(app)
