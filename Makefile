@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8501
+# extra arguments of make app's first-run line, e.g. FIRST_RUN_ARGS=--tiny (bench/first_hour.py --tiny)
+FIRST_RUN_ARGS ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-deps app build test test-fast bench clean
@@ -43,7 +45,7 @@ build: setup
 # background (then evaluates it and makes starter pairs for Annotate): progress in the sidebar.
 app: setup
 	$(PY) -m persona_core build --dataset gss --wave 2016 --if-missing
-	$(PY) -m persona_core first-run --dataset gss-2016 --if-needed
+	$(PY) -m persona_core first-run --dataset gss-2016 --if-needed $(FIRST_RUN_ARGS)
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
 
 test: setup

@@ -23,7 +23,8 @@ import numpy as np
 # umap-learn switches from exact neighbours to pynndescent at 4,096 points.
 NNDESCENT_MIN_POINTS = 4096
 # pynndescent builds its trees serially below 1 MiB of data per node and in parallel segments
-# above it (hub_tree/hybrid_forest LOCAL_SUBTREE_BYTES): the large warm-up data must exceed it.
+# above it (hub_tree/hybrid_forest LOCAL_SUBTREE_BYTES): the large warm-up data spans more than
+# twice that, so its root is split the parallel way with room to spare.
 TREE_SEGMENT_BYTES = 1 << 20
 
 
