@@ -219,6 +219,10 @@ def run_eval(args: argparse.Namespace) -> dict:
     return result
 
 
+def _interval(ci) -> str:
+    return f" [{ci[0]:.0%}-{ci[1]:.0%}]" if ci and all(v == v for v in ci) else ""  # nan: no interval
+
+
 def tiny_eval_config():
     from persona_core.evaluate.run import EvalConfig
 
@@ -247,7 +251,7 @@ def format_table(result: dict) -> str:
         closer = new.get("steered_closer_share")
         lines.append(f"new questions ({new['n_questions']}, {new['n_answers']} answers): {accs}; steered cohort "
                      f"distribution closer than unsteered for {'n/a' if closer is None else f'{closer:.0%}'} of "
-                     f"{new['cohort_question_pairs']} (cohort, question) pairs")
+                     f"{new['cohort_question_pairs']} (cohort, question) pairs{_interval(new.get('steered_closer_share_ci95'))}")
     for k, v in result.get("unseen", {}).items():
         lines.append(f"unseen respondents, K = {k:>2}: SPM {v['spm_individual']:.3f}, CF {v['cf']:.3f}")
     return "\n".join(lines)

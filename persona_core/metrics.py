@@ -109,3 +109,27 @@ def bootstrap_interval(values: np.ndarray, *, confidence: float = 0.95, n_resamp
     res = bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
                     random_state=np.random.default_rng(seed))
     return (float(res.confidence_interval.low), float(res.confidence_interval.high))
+
+
+def cluster_share_interval(hits: np.ndarray, clusters: np.ndarray, *, confidence: float = 0.95,
+                           n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the share of true ``hits`` when whole clusters are
+    resampled (:func:`scipy.stats.bootstrap` over the distinct ``clusters``): right when hits
+    within a cluster go together, as (cohort, question) pairs of one question do. Fewer than two
+    clusters give ``(nan, nan)``."""
+    from scipy.stats import bootstrap
+
+    _, inv = np.unique(np.asarray(clusters), return_inverse=True)
+    won = np.bincount(inv, weights=np.asarray(hits, dtype=np.float64))
+    size = np.bincount(inv).astype(np.float64)
+    if won.size < 2:
+        return (float("nan"), float("nan"))
+
+    def pooled(idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        idx = idx.astype(np.int64)
+        return won[idx].sum(axis=axis) / size[idx].sum(axis=axis)
+
+    res = bootstrap((np.arange(won.size),), pooled, confidence_level=confidence, n_resamples=n_resamples,
+                    method="percentile", vectorized=True, random_state=np.random.default_rng(seed))
+    return (float(res.confidence_interval.low), float(res.confidence_interval.high))
+

@@ -8,6 +8,7 @@ from persona_core.metrics import (
     accuracy_interval,
     alignment,
     bootstrap_interval,
+    cluster_share_interval,
     distribution_distance,
     mean_loglik,
     per_respondent_accuracy,
@@ -90,3 +91,16 @@ def test_accuracy_interval_resamples_respondents():
     low, high = accuracy_interval(resp, lps, truth, n_resamples=500)
     assert 0.0 <= low < 0.5 < high <= 1.0
     assert all(np.isnan(accuracy_interval(np.array([0]), lps[:1], np.array([0]))))
+
+
+def test_cluster_share_interval_resamples_whole_clusters():
+    # 40 clusters of 5 hits that go together: 24 clusters all won, 16 all lost
+    clusters = np.repeat(np.arange(40), 5)
+    hits = np.repeat(np.arange(40) < 24, 5)
+    low, high = cluster_share_interval(hits, clusters, n_resamples=1000)
+    assert low < 0.6 < high and (low, high) == cluster_share_interval(hits, clusters, n_resamples=1000)
+    # the same 200 hits as independent pairs: a much narrower interval, which would overstate the evidence
+    flat = cluster_share_interval(hits, np.arange(200), n_resamples=1000)
+    assert (flat[1] - flat[0]) < 0.6 * (high - low)
+    assert all(np.isnan(cluster_share_interval([1, 0], [3, 3])))
+
