@@ -19,7 +19,12 @@ persona, unsteered base model):
 Judged, as the test judges: share of (cohort, question) pairs whose steered cohort distribution
 is closer to the real one than the unsteered one, mean alignment, and log-likelihood.
 
+With ``--side-by-side CKPT [CKPT ...]`` it instead scores each listed checkpoint (as trained,
+``raw``) on the same ``--questions`` questions that *none* of them trained on, asked of the same
+people: the way to compare steering models trained on different question sets.
+
     python bench/new_questions.py [--questions 40] [--space DIR] [--checkpoint DIR]
+    python bench/new_questions.py --side-by-side DIR DIR [--questions 80]
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ from scipy.optimize import minimize_scalar  # noqa: E402
 
 from persona_core.cli_steer import default_checkpoint_dir, load_llm, resolve_space  # noqa: E402
 from persona_core.evaluate.run import EvalConfig, Evaluator, NewQuestionRun  # noqa: E402
-from persona_core.metrics import mean_loglik  # noqa: E402
+from persona_core.metrics import cluster_share_interval, mean_loglik  # noqa: E402
 from persona_core.steer.checkpoint import load_checkpoint  # noqa: E402
 from persona_core.steer.config import default_config  # noqa: E402
 from persona_core.steer.engine import model_geometry  # noqa: E402
@@ -78,6 +83,33 @@ def _judge(ev: Evaluator, run: NewQuestionRun, rows: np.ndarray, steered: list[n
             "loglik": mean_loglik(st, sub.Y)}
 
 
+def side_by_side(space, config, checkpoints: list[Path], n_questions: int, seed: int) -> dict:
+    """Each checkpoint's new-question figures on the questions none of ``checkpoints`` trained on."""
+    model, tokenizer = load_llm(config)
+    loaded = [load_checkpoint(c, run_key=space.run_key, geometry=model_geometry(model), base_model=model)
+              for c in checkpoints]
+    evs = [Evaluator(model, tokenizer, space, spm, record, EvalConfig(progress=False)) for spm, record in loaded]
+    trained = np.unique(np.concatenate([ev.spm_questions for ev in evs]))
+    out: dict = {"questions_trained_by_any": int(trained.size), "checkpoints": {}}
+    draws = [ev.new_question_draw(exclude=trained, n=n_questions, seed_offset=2 + seed) for ev in evs]
+    if any(not (np.array_equal(q, draws[0][0]) and np.array_equal(pp, draws[0][1])) for q, pp in draws):
+        raise SystemExit("the checkpoints were trained on different respondents: no common draw")
+    questions, people = draws[0]
+    for path, ev in zip(checkpoints, evs):
+        run = ev.new_question_predictions(questions, people)
+        pairs = ev.cohort_question_pairs(run, run.preds["spm_individual"])
+        closer = [p["spm"] > p["unsteered"] for p in pairs]
+        out["checkpoints"][str(path)] = {
+            "spm_questions": int(ev.spm_questions.size), "new_questions": int(questions.size), "answers": int(run.R.size),
+            "pairs": len(pairs), "steered_closer_share": float(np.mean(closer)),
+            "steered_closer_share_ci95": list(cluster_share_interval(closer, [p["question"] for p in pairs], seed=seed)),
+            "alignment_steered": float(np.mean([p["spm"] for p in pairs])),
+            "alignment_unsteered": float(np.mean([p["unsteered"] for p in pairs])),
+            "accuracy": {k: ev._scores(run.R, lp, run.Y)["accuracy"] for k, lp in run.preds.items()},
+        }
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--questions", type=int, default=40, help="calibration questions (never the eval's test questions)")
@@ -86,10 +118,17 @@ def main() -> None:
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--db", default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--side-by-side", nargs="+", default=None, metavar="CKPT",
+                   help="compare these checkpoints on questions none of them trained on")
     args = p.parse_args()
     t0 = time.perf_counter()
     config = default_config()
     space, _ = resolve_space(args)
+    if args.side_by_side:
+        out = side_by_side(space, config, [Path(c) for c in args.side_by_side], args.questions, args.seed)
+        out["seconds"] = round(time.perf_counter() - t0, 1)
+        print(json.dumps(out))
+        return
     ckpt = Path(args.checkpoint) if args.checkpoint else default_checkpoint_dir(space.run_key, config)
     model, tokenizer = load_llm(config)
     spm, record = load_checkpoint(ckpt, run_key=space.run_key, geometry=model_geometry(model), base_model=model)

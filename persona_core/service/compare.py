@@ -29,6 +29,7 @@ from persona_core.llm import LLM, GenerationSettings
 from persona_core.llm.prompts import MCFormat, mc_user_text
 from persona_core.service.personas import Persona
 from persona_core.service.decoding import stream_from_past
+from persona_core.steer.adapter import BASE, enable_row_adapters, with_row_adapters
 from persona_core.steer.engine import HeadCache, rotate_keys, score_texts, score_virtual
 from persona_core.steer.prompts import SYSTEM_PROMPT, PromptBuilder, chat_split
 
@@ -196,11 +197,14 @@ class Comparer:
             rows = [emb(cue), steered]
         return past, torch.ones(2, shared[0][0].shape[2], dtype=torch.long), rows
 
-    def kv_inputs(self, question: Question | str, persona: Persona) -> tuple[list, torch.Tensor, torch.Tensor]:
+    def kv_inputs(self, question: Question | str, persona: Persona,
+                  unsteered_heads: HeadCache | None = None) -> tuple[list, torch.Tensor, torch.Tensor]:
         """(past, past mask, input embeddings) of the two rows for a key/value-mode SPM: the
         unsteered row's virtual slots are masked out. ``suffix_kv``: past = question head +
         virtual keys/values (rotated to follow the head), input = cue; ``prefix``: past = the
-        virtual keys/values alone, input = the whole prompt (as in training)."""
+        virtual keys/values alone, input = the whole prompt (as in training).
+        ``unsteered_heads``: where the unsteered row's question head comes from (the plain
+        model's, when this comparer runs on an adapted copy; default: this comparer's)."""
         self._check("spm", persona, None)
         mode = self.spm_mode
         if mode not in KV_MODES:
@@ -211,14 +215,16 @@ class Comparer:
             virtual = self._virtual(persona)  # per layer (keys, values), (1, kvh, T, hd)
             T = virtual[0][0].shape[2]
             if mode == "suffix_kv":
-                shared = self.heads.get(torch.tensor(head, dtype=torch.long))
+                head_ids = torch.tensor(head, dtype=torch.long)
+                shared = self.heads.get(head_ids)
+                plain = shared if unsteered_heads is None else unsteered_heads.get(head_ids)
                 H = shared[0][0].shape[2]
                 keys = rotate_keys(model, [k for k, _ in virtual], H)
                 past = []
-                for (hk, hv), k, (_, v) in zip(shared, keys, virtual):
+                for (pk, pv), (hk, hv), k, (_, v) in zip(plain, shared, keys, virtual):
                     k, v = k.to(hk.dtype), v.to(hv.dtype)
-                    past.append((torch.cat([torch.cat([hk, torch.zeros_like(k)], 2), torch.cat([hk, k], 2)]),
-                                 torch.cat([torch.cat([hv, torch.zeros_like(v)], 2), torch.cat([hv, v], 2)])))
+                    past.append((torch.cat([torch.cat([pk, torch.zeros_like(k)], 2), torch.cat([hk, k], 2)]),
+                                 torch.cat([torch.cat([pv, torch.zeros_like(v)], 2), torch.cat([hv, v], 2)])))
                 mask = torch.ones(2, H + T, dtype=torch.long)
                 mask[0, H:] = 0
                 ids = cue
@@ -238,10 +244,19 @@ class Comparer:
         description: str | None = None,
         settings: GenerationSettings | None = None,
     ) -> Iterator[tuple[str, str]]:
-        """Yield ``(unsteered piece, steered piece)`` per decoding step, from one batch (with an
-        adapter: the unsteered side on the plain base model, the steered side on the adapted copy,
-        decoded step by step side by side)."""
+        """Yield ``(unsteered piece, steered piece)`` per decoding step, from one batch. With an
+        adapter and a key/value-mode SPM the batch runs on the adapted copy, its unsteered row
+        skipping the adapter (PEFT's mixed-adapter batch), so it is the plain base model's answer;
+        in the other modes the two sides run on the two models, step by step side by side."""
         adapted = self._adapted() if method == "spm" else None
+        if adapted is not None and self.spm_mode in KV_MODES:
+            self._check(method, persona, description)
+            name = enable_row_adapters(adapted.llm.model)
+            past, mask, embeds = adapted.kv_inputs(question, persona, unsteered_heads=self.heads)
+            steps = with_row_adapters(stream_from_past(adapted.llm, past, mask, embeds, settings), [BASE, name])
+            for pieces in steps:
+                yield pieces[0], pieces[1]
+            return
         if adapted is not None:
             self._check(method, persona, description)
             plain = (pieces[0] for pieces in self.unsteered_stream(question, settings))

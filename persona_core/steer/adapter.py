@@ -9,8 +9,11 @@ Weights are saved and loaded as safetensors only.
 from __future__ import annotations
 
 import copy
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Sequence, TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -98,3 +101,61 @@ def load_adapter(base_model, config: AdapterConfig, directory: str | Path):
         p.requires_grad_(False)
     peft_model.eval()
     return peft_model
+
+
+# ------------------------------------------------------- one batch, rows on and off the adapter
+# PEFT mixes adapters within one batch through LoRA layers' ``adapter_names`` argument ("__base__":
+# the row skips every adapter), which it passes only from ``PeftModel.forward``/``generate``. The
+# decoding loop calls the inner model with its own cache, so a pre-hook on each LoRA layer hands
+# the layers the names set for the current thread (none set: the layer runs as usual). Per thread,
+# so one app session's batch never changes another's forward on the shared model.
+BASE = "__base__"
+_ROW_ADAPTERS = threading.local()
+T = TypeVar("T")
+
+
+def _inject_row_adapters(module, args, kwargs):
+    names = getattr(_ROW_ADAPTERS, "names", None)
+    if names is not None:
+        kwargs = {**kwargs, "adapter_names": names}
+    return args, kwargs
+
+
+def enable_row_adapters(lm) -> str:
+    """Let :func:`row_adapters` choose, row by row, whether ``lm``'s LoRA layers apply their
+    adapter (idempotent); returns the adapter's name."""
+    from peft.tuners.lora import LoraLayer
+
+    layers = [m for m in lm.modules() if isinstance(m, LoraLayer)]
+    if not layers:
+        raise ValueError("this model has no LoRA layers")
+    if not getattr(lm, "_persona_row_adapters", False):
+        for layer in layers:
+            layer.register_forward_pre_hook(_inject_row_adapters, with_kwargs=True)
+        lm._persona_row_adapters = True
+    return layers[0].active_adapters[0]
+
+
+@contextmanager
+def row_adapters(names: Sequence[str]) -> Iterator[None]:
+    """Within this block (this thread), row ``i`` of every forward of a model prepared by
+    :func:`enable_row_adapters` uses adapter ``names[i]`` (:data:`BASE`: none)."""
+    before = getattr(_ROW_ADAPTERS, "names", None)
+    _ROW_ADAPTERS.names = list(names)
+    try:
+        yield
+    finally:
+        _ROW_ADAPTERS.names = before
+
+
+def with_row_adapters(steps: Iterator[T], names: Sequence[str]) -> Iterator[T]:
+    """``steps`` (a generator that runs the model) with :func:`row_adapters` active only while it
+    runs, not while its consumer holds a step."""
+    while True:
+        with row_adapters(names):
+            try:
+                item = next(steps)
+            except StopIteration:
+                return
+        yield item
+

@@ -79,3 +79,37 @@ def test_config_round_trip_with_and_without_adapter():
     assert frozen.adapter is None
     with pytest.raises(ValueError, match="adapter"):
         SteerConfig.from_dict({"adapter": {"rank": 4}})
+
+
+def test_row_adapters_mix_plain_and_adapted_rows_in_one_batch_per_thread(lm):
+    import threading
+
+    from persona_core.steer.adapter import (BASE, adapter_parameters, attach_adapter, enable_row_adapters, inner_model,
+                                            row_adapters)
+
+    model, tok = lm
+    torch.manual_seed(0)
+    peft_model = attach_adapter(model, AdapterConfig(r=2))
+    with torch.no_grad():  # a trained adapter is not the identity: perturb LoRA's B (zero at init)
+        for p in adapter_parameters(peft_model):
+            p.normal_(0, 0.05)
+    adapted = inner_model(peft_model)
+    name = enable_row_adapters(adapted)
+    assert enable_row_adapters(adapted) == name  # idempotent: no second set of hooks
+    ids = torch.tensor([tok.encode("Do you trust the news media?")] * 2)
+    with torch.inference_mode():
+        plain = model(input_ids=ids[:1]).logits[0]
+        on = adapted(input_ids=ids[:1]).logits[0]
+        assert (plain - on).abs().max() > 1e-2
+        seen_elsewhere = []
+        with row_adapters([BASE, name]):
+            mixed = adapted(input_ids=ids).logits
+            # another thread (another app session) on the same model is not touched by this block
+            t = threading.Thread(target=lambda: seen_elsewhere.append(adapted(input_ids=ids[:1]).logits[0]))
+            t.start()
+            t.join()
+        after = adapted(input_ids=ids).logits
+    torch.testing.assert_close(mixed[0], plain, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(mixed[1], on, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(seen_elsewhere[0], on, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(after[0], on, atol=1e-4, rtol=1e-4)  # outside the block: the adapter again
