@@ -142,7 +142,8 @@ def run_train(args: argparse.Namespace) -> dict:
     for note in _pre_notes(space, config):
         print(f"note: {note}", file=sys.stderr)
     progress.stage("training")
-    result = trainer.fit(space.survey, space.embeddings, space.heldout_mask, space.run_key)
+    result = trainer.fit(space.survey, space.embeddings, space.heldout_mask, space.run_key,
+                         teacher=space.factorization.predict_proba)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     last = result.learning_curve[-1] if result.learning_curve else {}

@@ -65,7 +65,9 @@ class TrainConfig:
     ``questions_per_step`` such batches (consecutive in the shuffled order, so mostly of different
     questions) are averaged into one step, so an adapter does not chase the last question it saw. ``schedule``: ``constant`` or ``cosine``
     (to 0 over all steps) after ``warmup_steps`` of linear warm-up; ``adapter_lr``: the LoRA
-    adapter's learning rate (``None``: ``lr``).
+    adapter's learning rate (``None``: ``lr``). ``distill``: weight of the collaborative-filtering
+    teacher's option distribution for the same (respondent, question) in each row's target
+    (``(1 - distill)`` on the real answer); it needs a teacher passed to ``SPMTrainer.fit``.
     """
 
     lr: float = 3e-3
@@ -87,8 +89,11 @@ class TrainConfig:
     schedule: str = "constant"
     warmup_steps: int = 0
     adapter_lr: float | None = None
+    distill: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.distill <= 1.0:
+            raise ValueError(f"distill must be in [0, 1], got {self.distill}")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
         if self.questions_per_step < 1:

@@ -58,6 +58,17 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
 
 
+def row_targets(options: np.ndarray, n_options: int, distill: float, teacher_proba: np.ndarray | None) -> torch.Tensor:
+    """Each row's target distribution: the real answer, mixed with weight ``distill`` with the
+    teacher's option probabilities (renormalised over the question's ``n_options``)."""
+    target = np.eye(n_options, dtype=np.float32)[np.asarray(options, np.int64)]
+    if teacher_proba is not None and distill > 0:
+        p = np.asarray(teacher_proba, np.float32)[:, :n_options]
+        p = p / np.clip(p.sum(axis=1, keepdims=True), 1e-12, None)
+        target = (1.0 - distill) * target + distill * p
+    return torch.from_numpy(target)
+
+
 class SPMTrainer:
     """Fits a :class:`SoftPromptModel` for one persona space (embedding run ``run_key``).
 
@@ -90,9 +101,17 @@ class SPMTrainer:
         run_key: str,
         resume: bool = True,
         stop_after_epochs: int | None = None,
+        teacher: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     ) -> TrainResult:
-        """Train (or resume) and return the SPM. ``stop_after_epochs`` ends early (as if killed)."""
+        """Train (or resume) and return the SPM. ``stop_after_epochs`` ends early (as if killed).
+
+        ``teacher(respondents, questions)``: option probabilities (n x max options, zeros past a
+        question's options) mixed into each row's target with weight ``config.train.distill``,
+        e.g. the persona space's factorization's ``predict_proba``.
+        """
         cfg, tcfg = self.config, self.config.train
+        if tcfg.distill > 0 and teacher is None:
+            raise ValueError("train.distill > 0 needs a teacher (the factorization's predict_proba)")
         embeddings = np.asarray(embeddings, np.float32)
         if embeddings.shape[0] != survey.n_respondents:
             raise ValueError(f"{embeddings.shape[0]} embeddings for {survey.n_respondents} respondents")
@@ -158,8 +177,10 @@ class SPMTrainer:
                     parts = self.builder.parts(survey.questions[q], cfg.spm.cue_tokens)
                     virtual = spm(torch.from_numpy(embeddings[a.respondent[rows]]))
                     logp = score_virtual(lm, heads, parts, cfg.spm.mode, virtual)
-                    target = torch.from_numpy(a.option[rows].astype(np.int64))
-                    loss = torch.nn.functional.nll_loss(logp, target, reduction="sum") / n_rows
+                    target = row_targets(a.option[rows], logp.shape[1], tcfg.distill,
+                                         None if teacher is None or tcfg.distill == 0 else
+                                         teacher(a.respondent[rows], a.question[rows])).to(logp.device)
+                    loss = -(target * logp).sum() / n_rows
                     loss.backward()  # per question: frees its graph before the next one
                     loss_sum += float(loss.detach())
                     if peft_model is not None:

@@ -89,3 +89,44 @@ def test_checkpoint_of_another_embedding_run_is_refused(lm, planted, tmp_path):
         load_checkpoint(tmp_path, run_key="run-B")
     with pytest.raises(CheckpointMismatchError, match="Retrain"):
         SPMTrainer(model, tok, cfg, checkpoint_dir=tmp_path).fit(survey, emb, mask, "run-B")
+
+
+def test_row_targets_mix_the_real_answer_with_the_teacher():
+    from persona_core.steer.train import row_targets
+
+    teacher = np.array([[0.2, 0.6, 0.2, 0.0], [0.5, 0.5, 0.0, 0.0]], np.float32)  # padded to 4 options
+    t = row_targets(np.array([0, 2]), 3, 0.25, teacher).numpy()
+    np.testing.assert_allclose(t[0], [0.75 + 0.05, 0.15, 0.05], atol=1e-6)
+    np.testing.assert_allclose(t[1], [0.125, 0.125, 0.75], atol=1e-6)
+    np.testing.assert_allclose(t.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(row_targets(np.array([1]), 2, 0.0, None).numpy(), [[0.0, 1.0]])
+
+
+def test_distill_without_a_teacher_is_refused(lm, planted):
+    model, tok = lm
+    survey, emb, _, mask = planted
+    cfg = _config(mode="suffix_kv", steps=2)
+    cfg.train.distill = 0.5
+    with pytest.raises(ValueError, match="teacher"):
+        SPMTrainer(model, tok, cfg).fit(survey, emb, mask, "planted")
+    with pytest.raises(ValueError, match="distill"):
+        TrainConfig(distill=1.5)
+
+
+@pytest.mark.slow
+def test_distillation_learns_the_teachers_answers(lm, planted):
+    # A teacher that is sure of the *other* option than each respondent's real one: with
+    # distill = 1 the SPM must learn the teacher's answers, so it gets the held-out answers wrong
+    # (with distill = 0 the same run gets them right: test_other_modes_learn[suffix_kv]).
+    model, tok = lm
+    survey, emb, groups, mask = planted
+
+    def teacher(respondents, questions):
+        proba = np.zeros((len(respondents), 2), np.float32)
+        proba[np.arange(len(respondents)), 1 - groups[respondents]] = 1.0
+        return proba
+
+    cfg = _config(mode="suffix_kv", steps=12, lr=3e-2, eval_every=12)
+    cfg.train.distill = 1.0
+    result = SPMTrainer(model, tok, cfg).fit(survey, emb, mask, "planted", teacher=teacher)
+    assert result.learning_curve[-1]["accuracy"] <= 0.2, result.learning_curve
