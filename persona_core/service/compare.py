@@ -30,7 +30,7 @@ from persona_core.llm.prompts import MCFormat, mc_user_text
 from persona_core.service.personas import Persona
 from persona_core.service.decoding import stream_from_past
 from persona_core.steer.adapter import BASE, enable_row_adapters, with_row_adapters
-from persona_core.steer.engine import HeadCache, rotate_keys, score_texts, score_virtual
+from persona_core.steer.engine import HeadCache, extend_kv, rotate_keys, score_texts, score_virtual
 from persona_core.steer.prompts import SYSTEM_PROMPT, PromptBuilder, chat_split
 
 METHODS = {"spm": "Soft prompt (SPM) from the persona's embedding", "text": "Persona described in the prompt (text)"}
@@ -179,8 +179,10 @@ class Comparer:
     ) -> tuple[list, torch.Tensor, list[torch.Tensor]]:
         """The question's head as a key/value cache shared by both rows (computed once per
         question and kept), and what each row adds after it: the cue (unsteered); the persona
-        text or the suffix-mode virtual tokens, then the cue (steered). Only those few tokens
-        run per click, which keeps the first token quick."""
+        text or the suffix-mode virtual tokens, then the cue (steered). Only those tokens run per
+        click, which keeps the first token quick. The persona text runs once, for the steered row
+        alone, into that row's past (the unsteered row's past has masked slots there), so the
+        batch does not pad the unsteered row to the text's length and compute it twice."""
         self._check(method, persona, description)
         if method == "spm" and self.spm_mode != "suffix":
             raise ValueError("only text and suffix-mode steering put their row part after the question head")
@@ -188,14 +190,20 @@ class Comparer:
         emb = self.llm.input_embeddings
         with torch.inference_mode():
             shared = self.heads.get(torch.tensor(head, dtype=torch.long))
-            past = [(k.expand(2, -1, -1, -1), v.expand(2, -1, -1, -1)) for k, v in shared]
+            H = shared[0][0].shape[2]
             if method == "text":
                 row = self.llm.encode([TEXT_PERSONA_LEAD + description.strip()])[0]
-                steered = emb(row + cue)
-            else:
-                steered = torch.cat([self._virtual(persona)[0].to(self.llm.dtype), emb(cue)])
+                extended = extend_kv(self.llm.model, shared, row)
+                past = [(torch.cat([torch.cat([k, torch.zeros_like(ek[:, :, H:])], 2), ek]),
+                         torch.cat([torch.cat([v, torch.zeros_like(ev[:, :, H:])], 2), ev]))
+                        for (k, v), (ek, ev) in zip(shared, extended)]
+                mask = torch.ones(2, H + len(row), dtype=torch.long)
+                mask[0, H:] = 0
+                return past, mask, [emb(cue), emb(cue)]
+            past = [(k.expand(2, -1, -1, -1), v.expand(2, -1, -1, -1)) for k, v in shared]
+            steered = torch.cat([self._virtual(persona)[0].to(self.llm.dtype), emb(cue)])
             rows = [emb(cue), steered]
-        return past, torch.ones(2, shared[0][0].shape[2], dtype=torch.long), rows
+        return past, torch.ones(2, H, dtype=torch.long), rows
 
     def kv_inputs(self, question: Question | str, persona: Persona,
                   unsteered_heads: HeadCache | None = None) -> tuple[list, torch.Tensor, torch.Tensor]:

@@ -64,6 +64,20 @@ def compute_kv(model, ids: torch.Tensor) -> KV:
     return [(k.detach(), v.detach()) for k, v in _kv(model, ids)]
 
 
+@torch.no_grad()
+def extend_kv(model, past: KV, ids: Sequence[int] | torch.Tensor) -> KV:
+    """Key/values of ``past`` (batch 1) followed by the tokens ``ids``, without gradient: only the
+    new tokens run through the model (a cached question head extended by one row's text)."""
+    device = model.get_input_embeddings().weight.device
+    ids = torch.as_tensor(ids, dtype=torch.long).view(1, -1).to(device)
+    start = past[0][0].shape[2]
+    positions = torch.arange(start, start + ids.shape[1], device=device).unsqueeze(0)
+    mask = torch.ones(1, start + ids.shape[1], dtype=torch.long, device=device)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
+                **{_cache_arg(model): _cache_from(past, 1)})
+    return [(layer.keys.detach(), layer.values.detach()) for layer in out.past_key_values.layers]
+
+
 class HeadCache:
     """LRU memo of question heads' key/values (batch 1), keyed by token ids."""
 

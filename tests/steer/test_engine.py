@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from persona_core.data.survey import Question
-from persona_core.steer.engine import HeadCache, embed_ids, score_texts, score_virtual
+from persona_core.steer.engine import HeadCache, compute_kv, embed_ids, extend_kv, score_texts, score_virtual
 from persona_core.steer.prompts import PromptBuilder
 
 Q = Question("abany", "Should abortion be legal if the woman wants it for any reason?", ("yes", "no", "it depends"))
@@ -31,6 +31,18 @@ def test_text_rows_with_shared_cache_match_one_row_at_a_time(lm):
         ids = torch.tensor(tok.encode(pb.render(Q, t), add_special_tokens=False))
         torch.testing.assert_close(batch[i], _full(model, ids, parts.labels), atol=2e-4, rtol=1e-4)
     assert not torch.allclose(batch[0], batch[1])  # the persona text changes the answer
+
+
+def test_extending_a_cached_head_gives_the_key_values_of_the_whole_sequence(lm):
+    model, tok = lm
+    head = tok.encode("Question: Should abortion be legal?", add_special_tokens=False)
+    row = tok.encode("\nAnswer as a 70-year-old conservative would.", add_special_tokens=False)
+    extended = extend_kv(model, compute_kv(model, torch.tensor(head)), row)
+    whole = compute_kv(model, torch.tensor(head + row))
+    assert len(extended) == len(whole) and extended[0][0].shape[2] == len(head) + len(row)
+    for (k, v), (wk, wv) in zip(extended, whole):
+        torch.testing.assert_close(k, wk, atol=2e-4, rtol=1e-4)
+        torch.testing.assert_close(v, wv, atol=2e-4, rtol=1e-4)
 
 
 def test_suffix_virtual_tokens_match_a_full_forward(lm):
