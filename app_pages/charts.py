@@ -81,26 +81,70 @@ def paired_bars(frame: pd.DataFrame, category: str, groups: tuple[str, ...], tit
     return fig
 
 
+def longest_label(frame: pd.DataFrame, category: str) -> int:
+    """Characters in the longest ``category`` value of ``frame``."""
+    return max((len(str(v)) for v in frame[category]), default=0)
+
+
+def paired_bars_grid(panels: list[tuple[str, pd.DataFrame]], category: str, groups: tuple[str, ...],
+                     cols: int = 1, min_height: int = 220, width_px: int = 870) -> go.Figure:
+    """Several :func:`paired_bars` panels (title, frame) in one figure, ``cols`` to a row: one
+    Plotly chart draws in the browser much faster than one chart per panel. The gap between columns
+    is sized for the longest category label (``width_px``: the chart's expected width), so keep
+    panels with long labels for a one-column grid."""
+    from plotly.subplots import make_subplots
+
+    cols = max(1, min(cols, len(panels)))
+    rows_of = [panels[i:i + cols] for i in range(0, len(panels), cols)]
+    row_px = [max(min_height, max(60 + 28 * len(f) * len(groups) for _, f in row)) for row in rows_of]
+    plot_px, gap = sum(row_px), 50
+    label_px = 40 + 6.5 * max(longest_label(f, category) for _, f in panels)
+    fig = make_subplots(rows=len(rows_of), cols=cols, subplot_titles=[plain(t) for t, _ in panels],
+                        row_heights=row_px, vertical_spacing=min(0.3, gap / plot_px) if len(rows_of) > 1 else 0.0,
+                        horizontal_spacing=min(0.4, label_px / width_px) if cols > 1 else 0.02)
+    for i, (_, frame) in enumerate(panels):
+        r, c = i // cols + 1, i % cols + 1
+        for g in groups:
+            fig.add_trace(go.Bar(y=[plain(v) for v in frame[category]], x=frame[g], name=g, orientation="h",
+                                 marker_color=GROUP_COLORS.get(g), text=[f"{v:.0%}" for v in frame[g]],
+                                 textposition="outside", cliponaxis=False, legendgroup=g, showlegend=i == 0),
+                          row=r, col=c)
+        fig.update_yaxes(autorange="reversed", automargin=True, row=r, col=c)
+        fig.update_xaxes(tickformat=".0%", row=r, col=c)
+    plot_px += gap * (len(rows_of) - 1)
+    fig.update_layout(barmode="group", height=plot_px + 90, margin={"l": 10, "r": 40, "t": 80, "b": 10},
+                      legend={"orientation": "h", "x": 0, "y": 1 + 45 / plot_px, "yanchor": "bottom"})
+    return fig
+
+
 def show_opinions(frame: pd.DataFrame, key: str, max_questions: int = 6) -> None:
-    """Paired bars (group vs everybody) for each distinctive question."""
-    for i, (qid, part) in enumerate(frame.groupby("question_id", sort=False)):
-        if i >= max_questions:
+    """Paired bars (group vs everybody) for each distinctive question, in one chart."""
+    panels = []
+    for qid, part in frame.groupby("question_id", sort=False):
+        if len(panels) >= max_questions:
             break
         wide = part.pivot_table(index="option", columns="group", values="share", sort=False).reset_index()
-        show(paired_bars(wide, "option", ("this group", "everybody"), title=f"{qid}: {part['question'].iloc[0]}",
-                         height=220), key=f"{key}_{qid}")
+        panels.append((f"{qid}: {part['question'].iloc[0]}", wide))
+    if panels:
+        show(paired_bars_grid(panels, "option", ("this group", "everybody")), key=key)
 
 
 def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str) -> None:
-    """Paired bars per categorical attribute and a table of numeric ones."""
+    """Paired bars per categorical attribute (two to a row in one chart, those with long values
+    in a second) and a table of numeric ones."""
     attrs = list(dict.fromkeys(categorical["attribute"]))
     if attrs:
-        cols = st.columns(min(3, len(attrs)))
-        for i, attr in enumerate(attrs):
+        panels = []
+        for attr in attrs:
             part = categorical[categorical["attribute"] == attr]
-            wide = part.pivot_table(index="value", columns="group", values="share", sort=False).reset_index()
-            with cols[i % len(cols)]:
-                show(paired_bars(wide, "value", ("this group", "everybody"), title=attr, height=220), key=f"{key}_{attr}")
+            panels.append((attr, part.pivot_table(index="value", columns="group", values="share", sort=False).reset_index()))
+        # attributes with long values (over 28 characters) get full-width rows, in a second chart
+        short = [p for p in panels if longest_label(p[1], "value") <= 28]
+        long = [p for p in panels if longest_label(p[1], "value") > 28]
+        if short:
+            show(paired_bars_grid(short, "value", ("this group", "everybody"), cols=2), key=key)
+        if long:
+            show(paired_bars_grid(long, "value", ("this group", "everybody")), key=f"{key}_long")
     if not numeric.empty:
         st.dataframe(numeric.set_index("attribute").round(2), width="stretch")
     if not attrs and numeric.empty:
