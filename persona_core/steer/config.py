@@ -68,6 +68,9 @@ class TrainConfig:
     adapter's learning rate (``None``: ``lr``). ``distill``: weight of the collaborative-filtering
     teacher's option distribution for the same (respondent, question) in each row's target
     (``(1 - distill)`` on the real answer); it needs a teacher passed to ``SPMTrainer.fit``.
+    ``persona_shift``: weight of a second teacher term aimed at the persona's own part: within each
+    question's mini-batch, every row's option log-probabilities minus the batch's mean row must
+    match the teacher's (squared error, centred over the options); it needs the teacher too.
     """
 
     lr: float = 3e-3
@@ -90,8 +93,11 @@ class TrainConfig:
     warmup_steps: int = 0
     adapter_lr: float | None = None
     distill: float = 0.0
+    persona_shift: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.persona_shift < 0:
+            raise ValueError(f"persona_shift must be >= 0, got {self.persona_shift}")
         if not 0.0 <= self.distill <= 1.0:
             raise ValueError(f"distill must be in [0, 1], got {self.distill}")
         if self.schedule not in ("constant", "cosine"):

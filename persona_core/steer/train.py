@@ -69,6 +69,22 @@ def row_targets(options: np.ndarray, n_options: int, distill: float, teacher_pro
     return torch.from_numpy(target)
 
 
+def persona_shift_loss(logp: torch.Tensor, teacher_proba: np.ndarray) -> torch.Tensor:
+    """Per-row squared error between the model's and the teacher's persona shifts on one question:
+    a row's option log-probabilities, centred over the options, minus the batch's mean row (so
+    what every persona in the batch shares, the question's general answer distribution, drops
+    out). Summed over options, one value per row."""
+    n_options = logp.shape[1]
+    p = np.clip(np.asarray(teacher_proba, np.float32)[:, :n_options], 1e-6, None)
+    log_t = torch.from_numpy(np.log(p / p.sum(axis=1, keepdims=True))).to(logp.device)
+
+    def shift(x: torch.Tensor) -> torch.Tensor:
+        x = x - x.mean(dim=1, keepdim=True)
+        return x - x.mean(dim=0, keepdim=True)
+
+    return ((shift(logp) - shift(log_t)) ** 2).sum(dim=1)
+
+
 class SPMTrainer:
     """Fits a :class:`SoftPromptModel` for one persona space (embedding run ``run_key``).
 
@@ -110,8 +126,9 @@ class SPMTrainer:
         e.g. the persona space's factorization's ``predict_proba``.
         """
         cfg, tcfg = self.config, self.config.train
-        if tcfg.distill > 0 and teacher is None:
-            raise ValueError("train.distill > 0 needs a teacher (the factorization's predict_proba)")
+        if (tcfg.distill > 0 or tcfg.persona_shift > 0) and teacher is None:
+            raise ValueError("train.distill > 0 or train.persona_shift > 0 needs a teacher (the factorization's predict_proba)")
+        uses_teacher = teacher is not None and (tcfg.distill > 0 or tcfg.persona_shift > 0)
         embeddings = np.asarray(embeddings, np.float32)
         if embeddings.shape[0] != survey.n_respondents:
             raise ValueError(f"{embeddings.shape[0]} embeddings for {survey.n_respondents} respondents")
@@ -177,10 +194,11 @@ class SPMTrainer:
                     parts = self.builder.parts(survey.questions[q], cfg.spm.cue_tokens)
                     virtual = spm(torch.from_numpy(embeddings[a.respondent[rows]]))
                     logp = score_virtual(lm, heads, parts, cfg.spm.mode, virtual)
-                    target = row_targets(a.option[rows], logp.shape[1], tcfg.distill,
-                                         None if teacher is None or tcfg.distill == 0 else
-                                         teacher(a.respondent[rows], a.question[rows])).to(logp.device)
+                    teacher_proba = teacher(a.respondent[rows], a.question[rows]) if uses_teacher else None
+                    target = row_targets(a.option[rows], logp.shape[1], tcfg.distill, teacher_proba).to(logp.device)
                     loss = -(target * logp).sum() / n_rows
+                    if tcfg.persona_shift > 0:
+                        loss = loss + tcfg.persona_shift * persona_shift_loss(logp, teacher_proba).sum() / n_rows
                     loss.backward()  # per question: frees its graph before the next one
                     loss_sum += float(loss.detach())
                     if peft_model is not None:

@@ -9,7 +9,7 @@ import torch
 
 from persona_core.steer.checkpoint import CheckpointMismatchError, load_checkpoint, read_record
 from persona_core.steer.config import SPMConfig, SteerConfig, TrainConfig
-from persona_core.steer.train import SPMTrainer
+from persona_core.steer.train import SPMTrainer, persona_shift_loss
 
 
 def _config(mode="suffix", epochs=1, steps=24, lr=3e-2, eval_respondents=80, eval_every=0) -> SteerConfig:
@@ -111,6 +111,37 @@ def test_distill_without_a_teacher_is_refused(lm, planted):
         SPMTrainer(model, tok, cfg).fit(survey, emb, mask, "planted")
     with pytest.raises(ValueError, match="distill"):
         TrainConfig(distill=1.5)
+
+
+def test_persona_shift_loss_ignores_what_the_batch_shares_and_sees_each_personas_shift():
+    rng = np.random.default_rng(0)
+    teacher = rng.dirichlet(np.ones(3), size=5).astype(np.float32)
+    teacher_padded = np.concatenate([teacher, np.zeros((5, 1), np.float32)], axis=1)  # a 4th, absent option
+    log_t = torch.from_numpy(np.log(teacher))
+    # the teacher's log-probs plus a per-row constant and a shift every row shares: no loss
+    same = log_t + torch.randn(5, 1) + torch.tensor([[0.7, -0.2, 1.5]])
+    np.testing.assert_allclose(persona_shift_loss(same, teacher_padded).numpy(), 0.0, atol=1e-5)
+    # every row the same (no persona at all): the loss is the teacher's own spread of shifts
+    flat = persona_shift_loss(torch.zeros(5, 3), teacher_padded)
+    centred = np.log(teacher) - np.log(teacher).mean(axis=1, keepdims=True)
+    centred -= centred.mean(axis=0, keepdims=True)
+    np.testing.assert_allclose(flat.numpy(), (centred ** 2).sum(axis=1), rtol=1e-5)
+    assert float(flat.sum()) > 0.1
+    # gradient flows to the model's log-probs
+    x = torch.zeros(5, 3, requires_grad=True)
+    persona_shift_loss(x, teacher_padded).sum().backward()
+    assert float(x.grad.abs().sum()) > 0
+
+
+def test_persona_shift_without_a_teacher_is_refused(lm, planted):
+    model, tok = lm
+    survey, emb, _, mask = planted
+    cfg = _config(mode="suffix_kv", steps=2)
+    cfg.train.persona_shift = 1.0
+    with pytest.raises(ValueError, match="teacher"):
+        SPMTrainer(model, tok, cfg).fit(survey, emb, mask, "planted")
+    with pytest.raises(ValueError, match="persona_shift"):
+        TrainConfig(persona_shift=-1.0)
 
 
 @pytest.mark.slow
