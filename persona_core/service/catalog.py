@@ -123,12 +123,14 @@ class SpaceView:
     def cohorts(self) -> list[int]:
         return sorted(self.cohort_centroids)
 
+    def cohort_tag(self, label: int) -> str:
+        """``"Cohort 2"`` (or ``"Outliers"``): the title without the name."""
+        return "Outliers" if label == OUTLIER else f"Cohort {label}"
+
     def cohort_title(self, label: int) -> str:
         """``"Cohort 2 · abany: yes · grass: legal"`` (or ``"Outliers"``)."""
-        if label == OUTLIER:
-            return "Outliers"
-        name = self.cohort_names.get(label, "")
-        return f"Cohort {label}" + (f" · {name}" if name else "")
+        name = "" if label == OUTLIER else self.cohort_names.get(label, "")
+        return self.cohort_tag(label) + (f" · {name}" if name else "")
 
     def members(self, label: int) -> np.ndarray:
         """Respondent indices of cohort ``label``."""

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages import common
 from persona_core.service import views
+from persona_core.service.catalog import load_space_view
 from tests.app.conftest import APP
 
 MAP, COHORTS, COMPARE, EVALUATION = "app_pages/map.py", "app_pages/cohorts.py", "app_pages/compare.py", "app_pages/evaluation.py"
@@ -68,6 +69,24 @@ def test_map_fades_points_by_membership_and_offers_outlier_strategies(app):
     _run(app)
     chart = next(c for c in app.get("plotly_chart") if "map_chart" in c.proto.id)
     assert "Outliers" in {t["name"] for t in json.loads(chart.proto.spec)["data"]}
+
+
+def test_map_points_carry_the_cohort_tag_and_the_legend_the_title(app, built_space):
+    # every point's hover data travels in the figure's JSON: the cohort's full title once per
+    # trace (its name), the short tag once per point
+    import json
+
+    _run(app)
+    chart = next(c for c in app.get("plotly_chart") if "map_chart" in c.proto.id)
+    traces = json.loads(chart.proto.spec)["data"]
+    view = load_space_view(built_space.url, built_space.run_id)
+    names = {t["name"] for t in traces}
+    cells = {str(cell) for t in traces for row in t["customdata"] for cell in row}
+    tags = {c for c in cells if c.startswith("Cohort ") or c == "Outliers"}
+    assert tags and all(c == "Outliers" or c.split(" ", 1)[1].isdigit() for c in tags), tags
+    assert not (cells & {n for n in names if " · " in n})  # no title repeated per point
+    assert {view.cohort_title(c) for c in view.cohorts} <= names
+    assert any(" · " in view.cohort_title(c) for c in view.cohorts)
 
 
 def test_map_colour_by_answer_and_attribute(app):
