@@ -102,15 +102,16 @@ def test_row_targets_mix_the_real_answer_with_the_teacher():
     np.testing.assert_array_equal(row_targets(np.array([1]), 2, 0.0, None).numpy(), [[0.0, 1.0]])
 
 
-def test_distill_without_a_teacher_is_refused(lm, planted):
+@pytest.mark.parametrize("term, value, bad", [("distill", 0.5, 1.5), ("persona_shift", 1.0, -1.0)])
+def test_teacher_terms_without_a_teacher_are_refused(lm, planted, term, value, bad):
     model, tok = lm
     survey, emb, _, mask = planted
     cfg = _config(mode="suffix_kv", steps=2)
-    cfg.train.distill = 0.5
+    setattr(cfg.train, term, value)
     with pytest.raises(ValueError, match="teacher"):
         SPMTrainer(model, tok, cfg).fit(survey, emb, mask, "planted")
-    with pytest.raises(ValueError, match="distill"):
-        TrainConfig(distill=1.5)
+    with pytest.raises(ValueError, match=term):
+        TrainConfig(**{term: bad})
 
 
 def test_persona_shift_loss_ignores_what_the_batch_shares_and_sees_each_personas_shift():
@@ -131,17 +132,6 @@ def test_persona_shift_loss_ignores_what_the_batch_shares_and_sees_each_personas
     x = torch.zeros(5, 3, requires_grad=True)
     persona_shift_loss(x, teacher_padded).sum().backward()
     assert float(x.grad.abs().sum()) > 0
-
-
-def test_persona_shift_without_a_teacher_is_refused(lm, planted):
-    model, tok = lm
-    survey, emb, _, mask = planted
-    cfg = _config(mode="suffix_kv", steps=2)
-    cfg.train.persona_shift = 1.0
-    with pytest.raises(ValueError, match="teacher"):
-        SPMTrainer(model, tok, cfg).fit(survey, emb, mask, "planted")
-    with pytest.raises(ValueError, match="persona_shift"):
-        TrainConfig(persona_shift=-1.0)
 
 
 @pytest.mark.slow
