@@ -66,14 +66,18 @@ def answer_colors(order: list[str] | None) -> dict[str, str] | None:
     return colors
 
 
+def paired_bar_traces(frame: pd.DataFrame, category: str, groups: tuple[str, ...], percent: bool = True,
+                      **bar) -> list[go.Bar]:
+    """One horizontal bar trace per share column of ``groups`` (``bar``: more go.Bar settings)."""
+    return [go.Bar(y=[plain(v) for v in frame[category]], x=frame[g], name=g, orientation="h",
+                   marker_color=GROUP_COLORS.get(g), text=[f"{v:.0%}" if percent else f"{v:.2f}" for v in frame[g]],
+                   textposition="outside", cliponaxis=False, **bar) for g in groups]
+
+
 def paired_bars(frame: pd.DataFrame, category: str, groups: tuple[str, ...], title: str = "",
                 height: int = 300, percent: bool = True) -> go.Figure:
     """Horizontal bars of several share columns (``groups``) side by side per ``category``."""
-    fig = go.Figure()
-    for g in groups:
-        fig.add_trace(go.Bar(y=[plain(v) for v in frame[category]], x=frame[g], name=g, orientation="h",
-                             marker_color=GROUP_COLORS.get(g), text=[f"{v:.0%}" if percent else f"{v:.2f}" for v in frame[g]],
-                             textposition="outside", cliponaxis=False))
+    fig = go.Figure(paired_bar_traces(frame, category, groups, percent))
     fig.update_layout(barmode="group", title=plain(title) or None, height=max(height, 60 + 28 * len(frame) * len(groups)),
                       margin={"l": 10, "r": 40, "t": 40 if title else 10, "b": 10},
                       yaxis={"autorange": "reversed"}, xaxis={"tickformat": ".0%" if percent else None},
@@ -104,11 +108,8 @@ def paired_bars_grid(panels: list[tuple[str, pd.DataFrame]], category: str, grou
                         horizontal_spacing=min(0.4, label_px / width_px) if cols > 1 else 0.02)
     for i, (_, frame) in enumerate(panels):
         r, c = i // cols + 1, i % cols + 1
-        for g in groups:
-            fig.add_trace(go.Bar(y=[plain(v) for v in frame[category]], x=frame[g], name=g, orientation="h",
-                                 marker_color=GROUP_COLORS.get(g), text=[f"{v:.0%}" for v in frame[g]],
-                                 textposition="outside", cliponaxis=False, legendgroup=g, showlegend=i == 0),
-                          row=r, col=c)
+        for trace in paired_bar_traces(frame, category, groups, showlegend=i == 0):
+            fig.add_trace(trace.update(legendgroup=trace.name), row=r, col=c)
         fig.update_yaxes(autorange="reversed", automargin=True, row=r, col=c)
         fig.update_xaxes(tickformat=".0%", row=r, col=c)
     plot_px += gap * (len(rows_of) - 1)
@@ -139,8 +140,9 @@ def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str
             part = categorical[categorical["attribute"] == attr]
             panels.append((attr, part.pivot_table(index="value", columns="group", values="share", sort=False).reset_index()))
         # attributes with long values (over 28 characters) get full-width rows, in a second chart
-        short = [p for p in panels if longest_label(p[1], "value") <= 28]
-        long = [p for p in panels if longest_label(p[1], "value") > 28]
+        is_long = [longest_label(frame, "value") > 28 for _, frame in panels]
+        short = [p for p, too_long in zip(panels, is_long) if not too_long]
+        long = [p for p, too_long in zip(panels, is_long) if too_long]
         if short:
             show(paired_bars_grid(short, "value", ("this group", "everybody"), cols=2), key=key)
         if long:

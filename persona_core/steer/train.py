@@ -58,14 +58,19 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
 
 
+def teacher_over_options(teacher_proba: np.ndarray, n_options: int, floor: float = 0.0) -> np.ndarray:
+    """The teacher's probabilities of a question's first ``n_options`` options (the rest are
+    padding), each at least ``floor``, renormalised to sum to 1 per row."""
+    p = np.clip(np.asarray(teacher_proba, np.float32)[:, :n_options], floor, None)
+    return p / np.clip(p.sum(axis=1, keepdims=True), 1e-12, None)
+
+
 def row_targets(options: np.ndarray, n_options: int, distill: float, teacher_proba: np.ndarray | None) -> torch.Tensor:
     """Each row's target distribution: the real answer, mixed with weight ``distill`` with the
     teacher's option probabilities (renormalised over the question's ``n_options``)."""
     target = np.eye(n_options, dtype=np.float32)[np.asarray(options, np.int64)]
     if teacher_proba is not None and distill > 0:
-        p = np.asarray(teacher_proba, np.float32)[:, :n_options]
-        p = p / np.clip(p.sum(axis=1, keepdims=True), 1e-12, None)
-        target = (1.0 - distill) * target + distill * p
+        target = (1.0 - distill) * target + distill * teacher_over_options(teacher_proba, n_options)
     return torch.from_numpy(target)
 
 
@@ -74,9 +79,7 @@ def persona_shift_loss(logp: torch.Tensor, teacher_proba: np.ndarray) -> torch.T
     a row's option log-probabilities, centred over the options, minus the batch's mean row (so
     what every persona in the batch shares, the question's general answer distribution, drops
     out). Summed over options, one value per row."""
-    n_options = logp.shape[1]
-    p = np.clip(np.asarray(teacher_proba, np.float32)[:, :n_options], 1e-6, None)
-    log_t = torch.from_numpy(np.log(p / p.sum(axis=1, keepdims=True))).to(logp.device)
+    log_t = torch.from_numpy(np.log(teacher_over_options(teacher_proba, logp.shape[1], floor=1e-6))).to(logp.device)
 
     def shift(x: torch.Tensor) -> torch.Tensor:
         x = x - x.mean(dim=1, keepdim=True)
@@ -126,9 +129,9 @@ class SPMTrainer:
         e.g. the persona space's factorization's ``predict_proba``.
         """
         cfg, tcfg = self.config, self.config.train
-        if (tcfg.distill > 0 or tcfg.persona_shift > 0) and teacher is None:
+        uses_teacher = tcfg.distill > 0 or tcfg.persona_shift > 0
+        if uses_teacher and teacher is None:
             raise ValueError("train.distill > 0 or train.persona_shift > 0 needs a teacher (the factorization's predict_proba)")
-        uses_teacher = teacher is not None and (tcfg.distill > 0 or tcfg.persona_shift > 0)
         embeddings = np.asarray(embeddings, np.float32)
         if embeddings.shape[0] != survey.n_respondents:
             raise ValueError(f"{embeddings.shape[0]} embeddings for {survey.n_respondents} respondents")
