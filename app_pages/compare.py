@@ -219,3 +219,11 @@ if stored is not None and stored["run_id"] == view.run_id:
             st.success(f"Stored as pair {pair_id} in the annotation queue.")
         except Exception as exc:  # noqa: BLE001 - shown, not raised
             st.error(f"Could not store the pair: {exc}")
+
+if ready and not clicked:
+    # Last in the run, once everything is drawn: compute the prompt's key/values now (the persona
+    # text's are the costly part), so that Generate starts decoding at once.
+    try:
+        comparer.prepare(question, method, persona, description)
+    except (SteeringUnavailable, ValueError):
+        pass  # Generate shows why

@@ -11,7 +11,9 @@ a comparison's one batch against the unsteered answer alone. Prints one JSON obj
 Map times: from navigation start until the map chart is drawn and the script run is over;
 the first open loads the persona space into the cache, later opens (new sessions) find it
 cached. Page switches: sidebar click until the new page's run is over and drawn (the map's chart
-included). First-token times are browser timestamps: click -> first text in each answer box.
+included). First-token times are browser timestamps: click -> first text in each answer box; each
+comparison asks the next survey question (``--same-question``: the first one every time), picked
+before the click as a user would.
 Floor (``--only floor``): the same map-open measurement on a bare Streamlit app holding only a
 title and a 10-point Plotly chart, so the part of the map's time that Streamlit and Plotly take
 before any of the app's work is known.
@@ -132,8 +134,22 @@ def page_switches(page, repeats: int) -> dict:
     return {"all": quantiles(every), **{title: quantiles(vals) for title, vals in per.items()}, "raw_s": per}
 
 
-def first_tokens(page, repeats: int, max_new_tokens: int) -> dict:
-    """``repeats`` comparisons per steering method offered, from the Compare page."""
+def next_question(page) -> None:
+    """Pick the next survey question in the Compare page's question box (and wait for the run)."""
+    box = page.locator('[data-testid="stSelectbox"]', has_text="Survey question").first
+    before = box.get_by_role("combobox").input_value()
+    with e2e.rerun(page):
+        box.get_by_role("combobox").click()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+    if box.get_by_role("combobox").input_value() == before:
+        raise AssertionError(f"the question box stayed on {before!r}")
+
+
+def first_tokens(page, repeats: int, max_new_tokens: int, new_questions: bool = True) -> dict:
+    """``repeats`` comparisons per steering method offered, from the Compare page; with
+    ``new_questions`` each asks the next survey question (picked before the click, as a user
+    would), otherwise all ask the same one."""
     page.get_by_role("slider", name="Temperature").focus()
     with e2e.rerun(page):
         page.keyboard.press("Home")
@@ -147,10 +163,14 @@ def first_tokens(page, repeats: int, max_new_tokens: int) -> dict:
         if has_choice and not radios.first.get_by_role("radio", name=label).is_checked():
             with e2e.rerun(page):
                 radios.first.get_by_text(label, exact=True).click()
-        runs = [e2e.generate(page) for _ in range(repeats)]
+        runs = []
+        for _ in range(repeats):
+            if new_questions:
+                next_question(page)
+            runs.append(e2e.generate(page))
         ttft = {side: [r["first_token_s"].get(side) for r in runs] for side in ("unsteered", "steered")}
         out[method] = {"first_token": {side: quantiles(vals) for side, vals in ttft.items()}, "raw_s": ttft,
-                       "max_new_tokens": max_new_tokens}
+                       "max_new_tokens": max_new_tokens, "new_question_each_time": new_questions}
     return out
 
 
@@ -202,6 +222,8 @@ def main() -> None:
     parser.add_argument("--tiny-spm", action="store_true", help="with --synthetic: train a tiny SPM (a few steps) first")
     parser.add_argument("--repeats", type=int, default=20, help="repetitions of every measurement")
     parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--same-question", action="store_true",
+                        help="first tokens: ask the same question every time (default: the next survey question each time)")
     parser.add_argument("--only", choices=PARTS, action="append", help="measure only this part (repeatable)")
     args = parser.parse_args()
     parts = args.only or list(PARTS)
@@ -231,7 +253,8 @@ def main() -> None:
                     out["page_switch"] = page_switches(page, args.repeats)  # ends on the map
                     e2e.go_to(page, "Compare")
                 if "first_token" in parts:
-                    out["comparisons"] = first_tokens(page, args.repeats, args.max_new_tokens)
+                    out["comparisons"] = first_tokens(page, args.repeats, args.max_new_tokens,
+                                                     new_questions=not args.same_question)
             browser.close()
     if "floor" in parts:
         with sync_playwright() as pw:

@@ -48,6 +48,30 @@ def test_text_steering_streams_both_rows_from_one_batch(llm, view):
     assert all(t is not None and t >= 0 for t in result.first_token_s)
 
 
+def test_prepare_computes_the_prompt_ahead_and_generation_is_unchanged(llm, view):
+    persona = cohort_persona(view, view.cohorts[0])
+    description = describe_persona(view, persona)
+    question = view.survey.questions[1]
+    reference = Comparer(llm).compare(question, "text", persona, description, GREEDY)
+    comparer = Comparer(llm)
+    comparer.prepare(question, "text", persona, description)
+    forwards = []
+    hook = llm.model.register_forward_pre_hook(lambda module, args, kwargs: forwards.append(
+        (kwargs.get("input_ids") if kwargs.get("input_ids") is not None else kwargs["inputs_embeds"]).shape[1]),
+        with_kwargs=True)
+    try:
+        result = comparer.compare(question, "text", persona, description, GREEDY)
+    finally:
+        hook.remove()
+    assert (result.unsteered, result.steered) == (reference.unsteered, reference.steered)
+    # after prepare, the click runs only the cue and then one token per step: the question and the
+    # persona text (about 200 tokens) are not run again
+    cue = len(comparer._parts(question)[1])
+    assert forwards[0] == cue and set(forwards[1:]) <= {1} and len(forwards) <= GREEDY.max_new_tokens
+    with pytest.raises(SteeringUnavailable, match="description"):
+        comparer.prepare(question, "text", persona, " ")
+
+
 def test_option_probabilities_sum_to_one_and_move_with_the_persona(llm, view):
     comparer = Comparer(llm)
     persona = cohort_persona(view, view.cohorts[0])
