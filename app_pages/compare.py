@@ -221,8 +221,8 @@ if stored is not None and stored["run_id"] == view.run_id:
             st.error(f"Could not store the pair: {exc}")
 
 if ready and not clicked:
-    # Last in the run, once everything is drawn: compute the prompt's key/values now (the persona
-    # text's are the costly part), so that Generate starts decoding at once.
+    # Last in the run, once everything is drawn: run the comparison's prompt now (the persona text
+    # is the costly part), so that Generate starts from the first token.
     try:
         comparer.prepare(question, method, persona, description)
     except (SteeringUnavailable, ValueError):

@@ -208,6 +208,7 @@ def one_batch(env: dict[str, str], repeats: int, max_new_tokens: int) -> dict:
         alone, both = [], []
         for _ in range(repeats):  # interleaved, so drifts in machine speed hit both alike
             alone.append(round(wall(comparer.unsteered_stream(question, settings)), 4))
+            comparer.forget_prepared()  # the whole prompt runs in the timed call, as for the unsteered side
             both.append(round(wall(comparer.stream(question, method, persona, description, settings)), 4))
         out[method] = {"unsteered_alone": quantiles(alone), "one_batch": quantiles(both),
                        "ratio_p50": round(statistics.median(both) / statistics.median(alone), 3),

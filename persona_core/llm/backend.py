@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Iterator, Sequence
 
 import numpy as np
 import torch
+from transformers import DynamicCache
 
 from persona_core.llm.config import LLMConfig
 from persona_core.llm.detok import IncrementalDecoder
@@ -39,6 +41,25 @@ class BatchInputs:
     embeds: torch.Tensor
     attention_mask: torch.Tensor
     position_ids: torch.Tensor
+
+
+@dataclass
+class Prefill:
+    """A batch's prompt run through the model: the logits at each row's last position
+    (B x 1 x vocab), the keys/values (per layer, (B, kv_heads, length, head_dim)), the attention
+    mask (B x length) and each row's last position (B x 1). Decoding continues from it
+    (:meth:`LLM.stream_prefill`) without changing it, so one prefill serves many generations."""
+
+    logits: torch.Tensor
+    kv: list[tuple[torch.Tensor, torch.Tensor]]
+    mask: torch.Tensor
+    positions: torch.Tensor
+
+    @classmethod
+    def from_output(cls, out, cache_arg: str, mask: torch.Tensor, positions: torch.Tensor) -> "Prefill":
+        """From a forward pass's output (``logits_to_keep=1``, ``use_cache=True``)."""
+        layers = getattr(out, cache_arg).layers
+        return cls(out.logits[:, -1:, :], [(layer.keys, layer.values) for layer in layers], mask, positions)
 
 
 class LLM:
@@ -194,8 +215,10 @@ class LLM:
     ) -> Iterator[list[str]]:
         """Yield, per decoding step, the new text of every row ("" for a finished row or
         one waiting for the rest of a multi-byte character)."""
-        settings = settings or GenerationSettings()
-        # grad mode is thread-global: enter inference mode per step, never across a yield
+        yield from self.stream_prefill(self.prefill(prompts, soft_prompts), settings)
+
+    def prefill(self, prompts: Sequence[str], soft_prompts: SoftPrompts = None) -> Prefill:
+        """Run the padded prompts (each row with its soft prompt) through the model."""
         with torch.inference_mode():
             inputs = self.build_inputs(prompts, soft_prompts)
             out = self.model(
@@ -205,7 +228,13 @@ class LLM:
                 use_cache=True,
                 logits_to_keep=1,
             )
-        yield from self.continue_stream(out, inputs.attention_mask, inputs.position_ids[:, -1:], settings)
+        return Prefill.from_output(out, self._cache_arg, inputs.attention_mask, inputs.position_ids[:, -1:])
+
+    def stream_prefill(self, prefill: Prefill, settings: GenerationSettings | None = None) -> Iterator[list[str]]:
+        """Decode on from ``prefill`` (left unchanged: the cache decoding appends to is a new one)."""
+        cache = DynamicCache(ddp_cache_data=list(prefill.kv))
+        out = SimpleNamespace(logits=prefill.logits, **{self._cache_arg: cache})
+        yield from self.continue_stream(out, prefill.mask, prefill.positions, settings)
 
     @property
     def cache_arg(self) -> str:
@@ -234,30 +263,30 @@ class LLM:
         for step in range(settings.max_new_tokens):
             with torch.inference_mode():
                 tokens = next_tokens(out.logits[:, -1, :], settings, gens)
-                pieces = []
-                for i, tok in enumerate(tokens.tolist()):
-                    if done[i]:
-                        pieces.append("")
-                    elif tok in self.eos_token_ids and not settings.ignore_eos:
-                        done[i] = True
-                        pieces.append(decoders[i].flush())
-                    else:
-                        pieces.append(decoders[i].push(tok))
-                last = all(done) or step == settings.max_new_tokens - 1
-                if not last:
-                    mask = torch.cat([mask, mask.new_ones(n, 1)], dim=1)
-                    positions = positions + 1
-                    out = self.model(
-                        input_ids=tokens[:, None],
-                        attention_mask=mask,
-                        position_ids=positions,
-                        use_cache=True,
-                        **{self._cache_arg: getattr(out, self._cache_arg)},
-                        logits_to_keep=1,
-                    )
-            yield pieces
+            pieces = []
+            for i, tok in enumerate(tokens.tolist()):
+                if done[i]:
+                    pieces.append("")
+                elif tok in self.eos_token_ids and not settings.ignore_eos:
+                    done[i] = True
+                    pieces.append(decoders[i].flush())
+                else:
+                    pieces.append(decoders[i].push(tok))
+            last = all(done) or step == settings.max_new_tokens - 1
+            yield pieces  # each token goes out as soon as it is drawn, before the next step runs
             if last:
                 break
+            with torch.inference_mode():
+                mask = torch.cat([mask, mask.new_ones(n, 1)], dim=1)
+                positions = positions + 1
+                out = self.model(
+                    input_ids=tokens[:, None],
+                    attention_mask=mask,
+                    position_ids=positions,
+                    use_cache=True,
+                    **{self._cache_arg: getattr(out, self._cache_arg)},
+                    logits_to_keep=1,
+                )
         tail = ["" if done[i] else decoders[i].flush() for i in range(n)]
         if any(tail):
             yield tail

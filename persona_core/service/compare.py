@@ -10,8 +10,10 @@ mode; prompt mode puts them before the head) or, without an SPM, the persona wri
 Both rows go to :meth:`persona_core.llm.LLM.generate_stream` as per-row input embeddings in
 one batch, so both sides stream together. SPMs whose virtual tokens are keys/values
 (``suffix_kv``: after the question's cached keys/values; ``prefix``: before everything) decode
-through :func:`persona_core.service.decoding.stream_from_past`, still one batch. Option probabilities for a bank question come from
-the same layout with the training instruction, scored as in training.
+through :func:`persona_core.service.decoding.prefill_from_past`, still one batch. The batch's
+prompt can be run ahead (:meth:`Comparer.prepare`, which the page calls once the persona and
+question are shown) and is kept, so a click decodes from the first token. Option probabilities
+for a bank question come from the same layout with the training instruction, scored as in training.
 """
 from __future__ import annotations
 
@@ -25,11 +27,12 @@ import numpy as np
 import torch
 
 from persona_core.data.survey import Question
-from persona_core.llm import LLM, GenerationSettings
+from persona_core.llm import LLM, GenerationSettings, Prefill
 from persona_core.llm.prompts import MCFormat, mc_user_text
 from persona_core.service.personas import Persona
-from persona_core.service.decoding import stream_from_past
-from persona_core.steer.adapter import BASE, enable_row_adapters, with_row_adapters
+from persona_core.memo import LockedLRU
+from persona_core.service.decoding import prefill_from_past, stream_from_past
+from persona_core.steer.adapter import BASE, enable_row_adapters, row_adapters, with_row_adapters
 from persona_core.steer.engine import HeadCache, rotate_keys, score_texts, score_virtual
 from persona_core.steer.prompts import SYSTEM_PROMPT, PromptBuilder, chat_split
 
@@ -38,6 +41,7 @@ BANK_INSTRUCTION = "Choose one of the options and explain your choice in one or 
 FREE_INSTRUCTION = "Answer in one or two sentences."
 TEXT_PERSONA_LEAD = "\nAnswer as this person would. "
 KV_MODES = ("prefix", "suffix_kv")
+PREFILLS_KEPT = 4  # prompts run ahead and kept (a text-steered one holds ~25 MB of keys/values)
 
 
 class SteeringUnavailable(RuntimeError):
@@ -87,6 +91,7 @@ class Comparer:
         self.system_prompt = system_prompt
         self.builder = PromptBuilder(llm.tokenizer, system_prompt=system_prompt)
         self.heads = HeadCache(llm.model, max_items=64)
+        self._prefills: LockedLRU[tuple[LLM, Prefill, list[str] | None]] = LockedLRU(PREFILLS_KEPT)
         self._adapted_view: Comparer | None = None
 
     def _adapted(self) -> "Comparer | None":
@@ -248,23 +253,52 @@ class Comparer:
     def prepare(
         self, question: Question | str, method: str, persona: Persona | None = None, description: str | None = None
     ) -> None:
-        """Compute and cache now what :meth:`stream` computes before its first token: the
-        question's head on each model and, for text steering, the head extended by the persona
-        text (the costly part: a persona text of 200 tokens takes about 0.35 s on 2 CPU cores).
-        The Compare page calls it once the persona and question are shown, so a click on Generate
-        starts decoding at once. Raises what :meth:`stream` would raise."""
+        """Run the comparison's prompt now and keep it (:meth:`_batch`), so that :meth:`stream`
+        starts from its first token. The prompt's costly part is the persona text: about 200
+        tokens, 0.35 s on 2 CPU cores. The Compare page calls this once the persona and question
+        are shown. Raises what :meth:`stream` would raise."""
         self._check(method, persona, description)
         adapted = self._adapted() if method == "spm" else None
         with torch.inference_mode():
-            if method == "spm" and self.spm_mode in KV_MODES:
-                if adapted is not None:
-                    adapted.kv_inputs(question, persona, unsteered_heads=self.heads)
-                else:
-                    self.kv_inputs(question, persona)
-            elif method == "text" or self.spm_mode == "suffix":
-                if adapted is not None:
-                    self.heads.get(torch.tensor(self._parts(question)[0], dtype=torch.long))
-                (adapted or self).shared_head_inputs(question, method, persona, description)
+            if adapted is not None and self.spm_mode not in KV_MODES:  # two models: warm both heads
+                self.heads.get(torch.tensor(self._parts(question)[0], dtype=torch.long))
+                adapted.shared_head_inputs(question, method, persona, description)
+            else:
+                self._batch(question, method, persona, description)
+
+    def forget_prepared(self) -> None:
+        """Drop the prompts run ahead and the persona texts' key/values (keep the question heads)."""
+        self._prefills.clear()
+        self.heads.forget_extended()
+        if self._adapted_view is not None:
+            self._adapted_view.forget_prepared()
+
+    def _batch(self, question: Question | str, method: str, persona: Persona | None,
+               description: str | None) -> tuple[LLM, Prefill, list[str] | None]:
+        """The comparison's one batch (unsteered row, steered row) run through its prompt:
+        ``(model to decode with, prefill, per-row adapters or None)``, kept for the last
+        :data:`PREFILLS_KEPT` requests. Not for an adapter with an embedding-mode SPM (two models)."""
+        key = (method, question_text(question), description.strip() if method == "text" else None,
+               None if persona is None else (persona.kind, persona.key, persona.members, persona.run_key))
+        return self._prefills.get_or_compute(key, lambda: self._run_prompt(question, method, persona, description))
+
+    def _run_prompt(self, question, method, persona, description) -> tuple[LLM, Prefill, list[str] | None]:
+        adapted = self._adapted() if method == "spm" else None
+        if adapted is not None:
+            # one batch on the adapted copy, its unsteered row skipping the adapter (PEFT's
+            # mixed-adapter batch), so that side is the plain base model's answer
+            names = [BASE, enable_row_adapters(adapted.llm.model)]
+            past, mask, embeds = adapted.kv_inputs(question, persona, unsteered_heads=self.heads)
+            with row_adapters(names):
+                return adapted.llm, prefill_from_past(adapted.llm, past, mask, embeds), names
+        if method == "spm" and self.spm_mode in KV_MODES:
+            past, mask, embeds = self.kv_inputs(question, persona)
+            return self.llm, prefill_from_past(self.llm, past, mask, embeds), None
+        if method == "text" or self.spm_mode == "suffix":
+            past, mask, rows = self.shared_head_inputs(question, method, persona, description)
+            return self.llm, prefill_from_past(self.llm, past, mask, rows), None
+        rows = self.generation_rows(question, method, persona, description)
+        return self.llm, self.llm.prefill(["", ""], soft_prompts=rows), None
 
     def stream(
         self,
@@ -274,34 +308,21 @@ class Comparer:
         description: str | None = None,
         settings: GenerationSettings | None = None,
     ) -> Iterator[tuple[str, str]]:
-        """Yield ``(unsteered piece, steered piece)`` per decoding step, from one batch. With an
-        adapter and a key/value-mode SPM the batch runs on the adapted copy, its unsteered row
-        skipping the adapter (PEFT's mixed-adapter batch), so it is the plain base model's answer;
-        in the other modes the two sides run on the two models, step by step side by side."""
+        """Yield ``(unsteered piece, steered piece)`` per decoding step, from one batch (see
+        :meth:`_batch`; from the prompt run ahead by :meth:`prepare` when there is one). With an
+        adapter and an embedding-mode SPM the two sides run on the two models, step by step side
+        by side."""
+        self._check(method, persona, description)
         adapted = self._adapted() if method == "spm" else None
-        if adapted is not None and self.spm_mode in KV_MODES:
-            self._check(method, persona, description)
-            name = enable_row_adapters(adapted.llm.model)
-            past, mask, embeds = adapted.kv_inputs(question, persona, unsteered_heads=self.heads)
-            steps = with_row_adapters(stream_from_past(adapted.llm, past, mask, embeds, settings), [BASE, name])
-            for pieces in steps:
-                yield pieces[0], pieces[1]
-            return
-        if adapted is not None:
-            self._check(method, persona, description)
+        if adapted is not None and self.spm_mode not in KV_MODES:
             plain = (pieces[0] for pieces in self.unsteered_stream(question, settings))
             steered = (pieces[1] for pieces in adapted.stream(question, method, persona, description, settings))
             yield from itertools.zip_longest(plain, steered, fillvalue="")
             return
-        if method == "spm" and self.spm_mode in KV_MODES:
-            past, mask, embeds = self.kv_inputs(question, persona)
-            steps = stream_from_past(self.llm, past, mask, embeds, settings)
-        elif method == "text" or self.spm_mode == "suffix":
-            past, mask, rows = self.shared_head_inputs(question, method, persona, description)
-            steps = stream_from_past(self.llm, past, mask, rows, settings)
-        else:
-            rows = self.generation_rows(question, method, persona, description)
-            steps = self.llm.generate_stream(["", ""], soft_prompts=rows, settings=settings)
+        llm, prefill, names = self._batch(question, method, persona, description)
+        steps = llm.stream_prefill(prefill, settings)
+        if names is not None:
+            steps = with_row_adapters(steps, names)
         for pieces in steps:
             yield pieces[0], pieces[1]
 

@@ -13,7 +13,7 @@ from typing import Iterator
 import torch
 from transformers import DynamicCache
 
-from persona_core.llm import LLM, GenerationSettings
+from persona_core.llm import LLM, GenerationSettings, Prefill
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), (B, kv_heads, P, head_dim)
 
@@ -25,15 +25,24 @@ def stream_from_past(
     embeds: torch.Tensor | list[torch.Tensor],
     settings: GenerationSettings | None = None,
 ) -> Iterator[list[str]]:
-    """Yield the new text of every row per decoding step.
+    """Yield the new text of every row per decoding step: :func:`prefill_from_past`, then
+    :meth:`LLM.stream_prefill`, as for every other input."""
+    yield from llm.stream_prefill(prefill_from_past(llm, past, past_mask, embeds), settings)
+
+
+def prefill_from_past(
+    llm: LLM,
+    past: KV,
+    past_mask: torch.Tensor,
+    embeds: torch.Tensor | list[torch.Tensor],
+) -> Prefill:
+    """Run each row's ``embeds`` after its own past.
 
     ``past``: per-layer keys/values (B, kv_heads, P, head_dim), keys already rotated to their
     positions; ``past_mask`` (B, P): 1 where a row's past is real, 0 for padding; ``embeds``:
     what each row continues with, (B, S, hidden) or a list of (S_i, hidden) (left-padded here,
-    the padding masked). Row ``i``'s input starts at position ``past_mask[i].sum()``. Decoding then
-    continues in :meth:`LLM.continue_stream`, as for every other input.
+    the padding masked). Row ``i``'s input starts at position ``past_mask[i].sum()``.
     """
-    settings = settings or GenerationSettings()
     model, device = llm.model, llm.device
     if isinstance(embeds, torch.Tensor):
         embeds = list(embeds)
@@ -51,4 +60,4 @@ def stream_from_past(
         cache = DynamicCache(ddp_cache_data=[(k.to(device, llm.dtype), v.to(device, llm.dtype)) for k, v in past])
         out = model(inputs_embeds=embeds.to(device, llm.dtype), attention_mask=mask, position_ids=positions,
                     use_cache=True, logits_to_keep=1, **{cache_arg: cache})
-    yield from llm.continue_stream(out, mask, positions[:, -1:], settings)
+    return Prefill.from_output(out, cache_arg, mask, positions[:, -1:])

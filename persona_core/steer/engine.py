@@ -8,13 +8,12 @@ key/values placed before the input. The question's head is run once per question
 from __future__ import annotations
 
 import inspect
-import threading
-from collections import OrderedDict
 from typing import Sequence
 
 import torch
 from transformers import DynamicCache
 
+from persona_core.memo import LockedLRU
 from persona_core.steer.prompts import PromptParts
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), (B, kv_heads, T, head_dim)
@@ -82,47 +81,26 @@ def extend_kv(model, past: KV, ids: Sequence[int] | torch.Tensor) -> KV:
 class HeadCache:
     """LRU memo of question heads' key/values (batch 1), keyed by token ids, and of heads extended
     by one row's tokens (a persona text after the question: :meth:`extended`), in a smaller memo of
-    their own since each holds the text's key/values too. Safe to share between threads (the app's
-    sessions share one comparer): the memo is locked, the model runs outside the lock."""
+    their own since each holds the text's key/values too. Threads may share it."""
 
     def __init__(self, model, max_items: int = 256, max_extended: int = 8) -> None:
         self.model = model
         self.max_items = max_items
-        self.max_extended = max_extended
-        self._memo: OrderedDict[tuple, KV] = OrderedDict()
-        self._extended: OrderedDict[tuple, KV] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _recall(self, memo: OrderedDict, key: tuple) -> KV | None:
-        with self._lock:
-            kv = memo.get(key)
-            if kv is not None:
-                memo.move_to_end(key)
-            return kv
-
-    def _keep(self, memo: OrderedDict, key: tuple, kv: KV, limit: int) -> None:
-        with self._lock:
-            memo[key] = kv
-            while len(memo) > limit:
-                memo.popitem(last=False)
+        self._memo: LockedLRU[KV] = LockedLRU(max_items)
+        self._extended: LockedLRU[KV] = LockedLRU(max_extended)
 
     def get(self, head: torch.Tensor) -> KV:
-        key = tuple(head.tolist())
-        kv = self._recall(self._memo, key)
-        if kv is None:
-            kv = compute_kv(self.model, head)
-            self._keep(self._memo, key, kv, self.max_items)
-        return kv
+        return self._memo.get_or_compute(tuple(head.tolist()), lambda: compute_kv(self.model, head))
 
     def extended(self, head: torch.Tensor, row: Sequence[int]) -> KV:
         """Key/values of ``head`` followed by ``row`` (batch 1); only ``row`` runs through the
         model, after the head's cached key/values (:func:`extend_kv`)."""
         key = (tuple(head.tolist()), tuple(int(t) for t in row))
-        kv = self._recall(self._extended, key)
-        if kv is None:
-            kv = extend_kv(self.model, self.get(head), row)
-            self._keep(self._extended, key, kv, self.max_extended)
-        return kv
+        return self._extended.get_or_compute(key, lambda: extend_kv(self.model, self.get(head), row))
+
+    def forget_extended(self) -> None:
+        """Drop the extended heads (keep the question heads)."""
+        self._extended.clear()
 
 
 class LiveHeads:

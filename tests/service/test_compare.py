@@ -64,10 +64,16 @@ def test_prepare_computes_the_prompt_ahead_and_generation_is_unchanged(llm, view
     finally:
         hook.remove()
     assert (result.unsteered, result.steered) == (reference.unsteered, reference.steered)
-    # after prepare, the click runs only the cue and then one token per step: the question and the
-    # persona text (about 200 tokens) are not run again
-    cue = len(comparer._parts(question)[1])
-    assert forwards[0] == cue and set(forwards[1:]) <= {1} and len(forwards) <= GREEDY.max_new_tokens
+    # after prepare, the click runs one token per step after the first: nothing of the prompt (the
+    # question, and the persona text of about 200 tokens) runs again
+    assert set(forwards) == {1} and len(forwards) < GREEDY.max_new_tokens
+    # the prompt run ahead is not used up: another generation from it, sampled, is the same as
+    # one without it
+    sampled = GenerationSettings(temperature=0.9, max_new_tokens=6, seed=3, ignore_eos=True)
+    again = comparer.compare(question, "text", persona, description, sampled)
+    comparer.forget_prepared()
+    fresh = comparer.compare(question, "text", persona, description, sampled)
+    assert (again.unsteered, again.steered) == (fresh.unsteered, fresh.steered)
     with pytest.raises(SteeringUnavailable, match="description"):
         comparer.prepare(question, "text", persona, " ")
 
