@@ -6,6 +6,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from persona_core.service import views
+
 OUTLIER_GREY = "#b8b8b8"
 GROUP_COLORS = {"this group": "#1f77b4", "selection": "#1f77b4", "everybody": "#b8b8b8",
                 "unsteered": "#8c8c8c", "steered": "#d62728", "real answers": "#2ca02c"}
@@ -130,25 +132,34 @@ def show_opinions(frame: pd.DataFrame, key: str, max_questions: int = 6) -> None
         show(paired_bars_grid(panels, "option", ("this group", "everybody")), key=key)
 
 
-def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str) -> None:
-    """Paired bars per categorical attribute (two to a row in one chart, those with long values
-    in a second) and a table of numeric ones."""
-    attrs = list(dict.fromkeys(categorical["attribute"]))
+def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str, top: int = 6) -> None:
+    """Paired bars of the ``top`` categorical attributes where the group differs most from
+    everybody (two to a row in one chart, those with long values in a second), more on request,
+    and a table of the numeric ones. Fewer panels draw much faster: 20 panels took ~0.6 s of a
+    page switch in Chromium."""
+    attrs = views.attributes_by_difference(categorical)
     if attrs:
+        rest = attrs[top:]
+        if rest:
+            st.caption(f"The {top} of {len(attrs)} attributes where the group differs most from everybody "
+                       "(total variation distance); add others below the chart.")
+        charts_area = st.container()
+        more = st.multiselect("More attributes", rest, key=f"{key}_more") if rest else []
         panels = []
-        for attr in attrs:
+        for attr in attrs[:top] + [a for a in rest if a in more]:
             part = categorical[categorical["attribute"] == attr]
             panels.append((attr, part.pivot_table(index="value", columns="group", values="share", sort=False).reset_index()))
         # attributes with long values (over 28 characters) get full-width rows, in a second chart
         is_long = [longest_label(frame, "value") > 28 for _, frame in panels]
         short = [p for p, too_long in zip(panels, is_long) if not too_long]
         long = [p for p, too_long in zip(panels, is_long) if too_long]
-        if short:
-            show(paired_bars_grid(short, "value", ("this group", "everybody"), cols=2), key=key)
-        if long:
-            show(paired_bars_grid(long, "value", ("this group", "everybody")), key=f"{key}_long")
+        with charts_area:
+            if short:
+                show(paired_bars_grid(short, "value", ("this group", "everybody"), cols=2), key=key)
+            if long:
+                show(paired_bars_grid(long, "value", ("this group", "everybody")), key=f"{key}_long")
     if not numeric.empty:
-        st.dataframe(numeric.set_index("attribute").round(2), width="stretch")
+        st.table(numeric.set_index("attribute").round(2))
     if not attrs and numeric.empty:
         st.caption("This survey has no respondent attributes.")
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from persona_core.cohorts import OUTLIER_STRATEGIES, CohortConfig, reduce_outliers
+from persona_core.metrics import distribution_distance
 from persona_core.profile import ProfileConfig, demographic_makeup, distinctive_questions
 from persona_core.service.catalog import OUTLIER, SpaceView
 
@@ -198,6 +199,21 @@ def demographics_frame(demographics: dict[str, dict]) -> tuple[pd.DataFrame, pd.
         pd.DataFrame(cat_rows, columns=["attribute", "value", "group", "share"]),
         pd.DataFrame(num_rows, columns=["attribute", "mean (group)", "mean (everybody)", "median (group)", "median (everybody)"]),
     )
+
+
+def attributes_by_difference(categorical: pd.DataFrame) -> list[str]:
+    """The attributes of a categorical make-up (:func:`demographics_frame`), those where the group
+    differs most from everybody first: total variation distance between the two share vectors,
+    as for distinctive questions (ties keep the make-up's order)."""
+    distances = []
+    for attr, part in categorical.groupby("attribute", sort=False):
+        wide = part.pivot_table(index="value", columns="group", values="share", sort=False)
+        try:
+            distance = distribution_distance(wide["this group"].to_numpy(), wide["everybody"].to_numpy(), ordinal=False)
+        except ValueError:  # no member has any of the values shown: nothing to set the group apart
+            distance = 0.0
+        distances.append((attr, distance))
+    return [attr for attr, _ in sorted(distances, key=lambda item: -item[1])]
 
 
 def opinion_frame(distinctive: list[dict]) -> pd.DataFrame:

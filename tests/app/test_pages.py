@@ -150,6 +150,42 @@ def test_cohorts_page_lists_cohorts_and_steers(app, built_space):
     assert app.session_state[common.PERSONA].kind == "cohort"
 
 
+def _subplot_titles(at: AppTest, key: str) -> list[str]:
+    import json
+
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id)
+    return [a["text"] for a in json.loads(chart.proto.spec)["layout"].get("annotations", [])]
+
+
+def test_cohort_demographics_start_with_the_attribute_that_sets_it_apart(app):
+    _run(app, COHORTS)
+    titles = _subplot_titles(app, f"coh{app.selectbox(key='cohort_pick').value}_demo")
+    assert titles == ["party", "region"]  # planted party first, random region second
+    assert app.table, "numeric attributes (age) in a table"
+
+
+def test_demographics_show_the_top_attributes_and_more_on_request():
+    def page():
+        import pandas as pd
+
+        from app_pages import charts
+
+        rows = [("a", "x", 0.6, 0.5), ("a", "y", 0.4, 0.5), ("b", "x", 1.0, 0.5), ("b", "y", 0.0, 0.5),
+                ("c", "x", 0.3, 0.5), ("c", "y", 0.7, 0.5)]
+        frame = pd.DataFrame([{"attribute": a, "value": v, "group": g, "share": s}
+                              for a, v, c, o in rows for g, s in (("this group", c), ("everybody", o))])
+        charts.show_demographics(frame, pd.DataFrame(), key="demo", top=1)
+
+    at = AppTest.from_function(page, default_timeout=60)
+    _run(at)
+    assert _subplot_titles(at, "demo") == ["b"]
+    more = at.multiselect(key="demo_more")
+    assert more.options == ["c", "a"]
+    more.set_value(["a"])
+    _run(at)
+    assert _subplot_titles(at, "demo") == ["b", "a"]
+
+
 # ---------------------------------------------------------------- evaluation
 def test_evaluation_page_without_runs_says_how_to_make_one(app):
     _run(app, EVALUATION)
