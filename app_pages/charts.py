@@ -17,6 +17,17 @@ PLOTLY_CONFIG = {"displaylogo": False, "displayModeBar": "hover",
                  "toImageButtonOptions": {"format": "png", "filename": "persona-explorer", "scale": 2}}
 
 
+SVG_MAX_POINTS = 5_000
+
+
+def scatter_render_mode(n_points: int) -> str:
+    """"svg" up to :data:`SVG_MAX_POINTS` points, "webgl" above. Headless Chromium draws WebGL in
+    software: on GSS 2016 (2,867 points) the switch to the map took p50/p95 0.97/1.80 s with
+    WebGL and 0.73/0.92 s with SVG (bench/app.py); past a few thousand points SVG slows down and
+    WebGL keeps the map interactive (100k points: bench/map_scale.py)."""
+    return "svg" if n_points <= SVG_MAX_POINTS else "webgl"
+
+
 def show(fig: go.Figure, key: str, **kwargs):
     """``st.plotly_chart`` with the app's config (image export on every chart); full width unless
     ``width`` is given. Returns what ``st.plotly_chart`` returns (the selection with ``on_select``)."""

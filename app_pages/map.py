@@ -60,8 +60,9 @@ colors = charts.cohort_colors(view) if color.kind == "cohort" else charts.answer
 # cut the map's figure from 689 to 278 KB on GSS 2016.
 # Plotly reads <b>, <a href> ... in labels as markup: plot escaped text (ids stay as they are: selections read them)
 points = data.assign(cohort=[view.cohort_tag(int(c)) for c in data["cohort_label"]])
+render_mode = charts.scatter_render_mode(len(points))
 fig = px.scatter(
-    charts.plain_frame(points, keep=("id",)), x="x", y="y", color="color", custom_data=["id", "strength"], render_mode="webgl",
+    charts.plain_frame(points, keep=("id",)), x="x", y="y", color="color", custom_data=["id", "strength"], render_mode=render_mode,
     hover_data={"x": False, "y": False, "id": True, "cohort": True, "strength": ":.2f", **{h: True for h in hover}},
     category_orders={"color": [charts.plain(o) for o in order]} if order else None,
     color_discrete_map={charts.plain(k): v for k, v in colors.items()} if colors else None,
@@ -69,12 +70,12 @@ fig = px.scatter(
     labels={"color": charts.plain(color.label), "strength": "membership"},
 )
 fig.update_traces(marker={"size": 6, "opacity": 0.8})
-if color.kind == "cohort":  # faded by membership strength (WebGL takes one opacity per point)
+if color.kind == "cohort":  # faded by membership strength (one opacity per point)
     for trace in fig.data:
         trace.marker.opacity = [round(views.MIN_OPACITY + (1 - views.MIN_OPACITY) * float(c[1]), 2) for c in trace.customdata]
 if highlight is not None:
     row = data[data["id"] == highlight].iloc[0]
-    fig.add_trace(go.Scattergl(x=[row.x], y=[row.y], mode="markers+text", text=[f"  {charts.plain(highlight)}"], textposition="middle right",
+    fig.add_trace((go.Scattergl if render_mode == "webgl" else go.Scatter)(x=[row.x], y=[row.y], mode="markers+text", text=[f"  {charts.plain(highlight)}"], textposition="middle right",
                                marker={"size": 18, "symbol": "star", "color": "#d62728", "line": {"width": 1, "color": "black"}},
                                name=f"respondent {charts.plain(highlight)}", customdata=[[highlight]], hoverinfo="skip"))
 fig.update_layout(height=620, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="lasso", legend_title_text=charts.plain(color.label),

@@ -94,3 +94,35 @@ def test_map_cohort_compare_in_chromium(steered_space):
         assert not page.locator('[data-testid="stException"]').count()
         assert not errors, errors
         browser.close()
+
+
+def test_lasso_on_the_map_selects_respondents_in_chromium(built_space):
+    """A lasso drawn around nearly the whole map (SVG below charts.SVG_MAX_POINTS points) selects
+    nearly everybody, and the selection summary shows them."""
+    from playwright.sync_api import sync_playwright
+
+    from persona_core.service.catalog import load_space_view
+
+    n = load_space_view(built_space.url, built_space.run_id).survey.n_respondents
+
+    env = {"PERSONA_DB_URL": built_space.url, "PERSONA_ARTIFACTS_DIR": str(built_space.artifacts)}
+    with e2e.streamlit_server(env) as url, sync_playwright() as pw:
+        browser = e2e.launch(pw)
+        page = e2e.new_page(browser, viewport={"width": 1400, "height": 1000})
+        e2e.open_map(page, url)
+        chart = page.locator('[data-testid="stPlotlyChart"]').first
+        assert chart.locator(".scatterlayer .point").count() > 0, "the map is drawn as SVG points"
+        box = chart.locator(".nsewdrag").first.bounding_box()
+        x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+        corners = [(0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98), (0.02, 0.03)]
+        with e2e.rerun(page):
+            page.mouse.move(x0 + w * corners[0][0], y0 + h * corners[0][1])
+            page.mouse.down()
+            for fx, fy in corners[1:]:
+                page.mouse.move(x0 + w * fx, y0 + h * fy, steps=8)
+            page.mouse.up()
+        expect(page.get_by_text("Selected respondents").first).to_be_visible()
+        shown = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+        assert 0.5 * n <= int(shown.replace(",", "")) <= n
+        assert not page.locator('[data-testid="stException"]').count()
+        browser.close()
