@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from persona_core.memo import LockedLRU
 
 
@@ -42,3 +44,39 @@ def test_threads_share_it_without_losing_entries_or_breaking_the_limit():
     for t in threads:
         t.join()
     assert errors == [] and len(memo) == 16
+
+
+def test_a_key_being_computed_is_waited_for_not_computed_again():
+    memo: LockedLRU[str] = LockedLRU(4)
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    def slow():
+        calls.append(1)
+        started.set()
+        assert release.wait(10)
+        return "value"
+
+    results = []
+    first = threading.Thread(target=lambda: results.append(memo.get_or_compute("k", slow)))
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=lambda: results.append(memo.get_or_compute("k", slow)))
+    second.start()
+    second.join(0.2)
+    assert second.is_alive(), "the second caller waits for the first one's value"
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results == ["value", "value"] and calls == [1]
+
+
+def test_a_failed_computation_is_raised_and_not_kept():
+    memo: LockedLRU[str] = LockedLRU(4)
+
+    def boom():
+        raise RuntimeError("no model")
+
+    with pytest.raises(RuntimeError, match="no model"):
+        memo.get_or_compute("k", boom)
+    assert memo.get_or_compute("k", lambda: "later") == "later"
