@@ -29,11 +29,11 @@ import torch
 from persona_core.data.survey import Question
 from persona_core.llm import LLM, GenerationSettings, Prefill
 from persona_core.llm.prompts import MCFormat, mc_user_text
-from persona_core.service.personas import Persona
 from persona_core.memo import LockedLRU
+from persona_core.service.personas import Persona
 from persona_core.service.decoding import prefill_from_past, stream_from_past
 from persona_core.steer.adapter import BASE, enable_row_adapters, row_adapters, with_row_adapters
-from persona_core.steer.engine import HeadCache, rotate_keys, score_texts, score_virtual
+from persona_core.steer.engine import HeadCache, extend_kv, rotate_keys, score_texts, score_virtual
 from persona_core.steer.prompts import SYSTEM_PROMPT, PromptBuilder, chat_split
 
 METHODS = {"spm": "Soft prompt (SPM) from the persona's embedding", "text": "Persona described in the prompt (text)"}
@@ -194,12 +194,11 @@ class Comparer:
         head, cue = self._parts(question, self.spm.config.cue_tokens if method == "spm" else None)
         emb = self.llm.input_embeddings
         with torch.inference_mode():
-            head_ids = torch.tensor(head, dtype=torch.long)
-            shared = self.heads.get(head_ids)
+            shared = self.heads.get(torch.tensor(head, dtype=torch.long))
             H = shared[0][0].shape[2]
             if method == "text":
                 row = self.llm.encode([TEXT_PERSONA_LEAD + description.strip()])[0]
-                extended = self.heads.extended(head_ids, row)  # cached: see prepare()
+                extended = extend_kv(self.llm.model, shared, row)
                 past = [(torch.cat([torch.cat([k, torch.zeros_like(ek[:, :, H:])], 2), ek]),
                          torch.cat([torch.cat([v, torch.zeros_like(ev[:, :, H:])], 2), ev]))
                         for (k, v), (ek, ev) in zip(shared, extended)]
@@ -267,9 +266,8 @@ class Comparer:
                 self._batch(question, method, persona, description)
 
     def forget_prepared(self) -> None:
-        """Drop the prompts run ahead and the persona texts' key/values (keep the question heads)."""
+        """Drop the prompts run ahead (keep the question heads)."""
         self._prefills.clear()
-        self.heads.forget_extended()
         if self._adapted_view is not None:
             self._adapted_view.forget_prepared()
 

@@ -79,28 +79,15 @@ def extend_kv(model, past: KV, ids: Sequence[int] | torch.Tensor) -> KV:
 
 
 class HeadCache:
-    """LRU memo of question heads' key/values (batch 1), keyed by token ids, and of heads extended
-    by one row's tokens (a persona text after the question: :meth:`extended`), in a smaller memo of
-    their own since each holds the text's key/values too. Threads may share it."""
+    """LRU memo of question heads' key/values (batch 1), keyed by token ids. Threads may share it."""
 
-    def __init__(self, model, max_items: int = 256, max_extended: int = 8) -> None:
+    def __init__(self, model, max_items: int = 256) -> None:
         self.model = model
         self.max_items = max_items
         self._memo: LockedLRU[KV] = LockedLRU(max_items)
-        self._extended: LockedLRU[KV] = LockedLRU(max_extended)
 
     def get(self, head: torch.Tensor) -> KV:
         return self._memo.get_or_compute(tuple(head.tolist()), lambda: compute_kv(self.model, head))
-
-    def extended(self, head: torch.Tensor, row: Sequence[int]) -> KV:
-        """Key/values of ``head`` followed by ``row`` (batch 1); only ``row`` runs through the
-        model, after the head's cached key/values (:func:`extend_kv`)."""
-        key = (tuple(head.tolist()), tuple(int(t) for t in row))
-        return self._extended.get_or_compute(key, lambda: extend_kv(self.model, self.get(head), row))
-
-    def forget_extended(self) -> None:
-        """Drop the extended heads (keep the question heads)."""
-        self._extended.clear()
 
 
 class LiveHeads:

@@ -45,22 +45,6 @@ def test_extending_a_cached_head_gives_the_key_values_of_the_whole_sequence(lm):
         torch.testing.assert_close(v, wv, atol=2e-4, rtol=1e-4)
 
 
-def test_head_cache_keeps_extended_heads_apart_and_within_their_limit(lm):
-    model, tok = lm
-    head = torch.tensor(tok.encode("Question: Should abortion be legal?", add_special_tokens=False))
-    rows = [tok.encode(t, add_special_tokens=False) for t in ("\nI am young.", "\nI am old.", "\nI am a farmer.")]
-    heads = HeadCache(model, max_items=4, max_extended=2)
-    first = heads.extended(head, rows[0])
-    assert heads.extended(head, rows[0]) is first  # memoized: no second forward
-    torch.testing.assert_close(first[3][0], extend_kv(model, compute_kv(model, head), rows[0])[3][0])
-    assert heads.get(head)[0][0].shape[2] == head.numel()  # the plain head is kept beside it
-    second = heads.extended(head, rows[1])
-    assert not torch.allclose(first[5][1][:, :, -3:], second[5][1][:, :, -3:])  # another text, other values
-    heads.extended(head, rows[2])  # a third text pushes out the least recently used (the first)
-    assert heads.extended(head, rows[1]) is second
-    assert heads.extended(head, rows[0]) is not first
-
-
 def test_suffix_virtual_tokens_match_a_full_forward(lm):
     model, tok = lm
     pb = PromptBuilder(tok)
