@@ -148,18 +148,15 @@ def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str
     everybody (two to a row in one chart, those with long values in a second), more on request,
     and a table of the numeric ones. Fewer panels draw much faster: 20 panels took ~0.6 s of a
     page switch in Chromium."""
-    attrs = views.attributes_by_difference(categorical)
-    if attrs:
-        rest = attrs[top:]
+    ranked = views.demographic_panels(categorical)
+    if ranked:
+        rest = [attr for attr, _ in ranked[top:]]
         if rest:
-            st.caption(f"The {top} of {len(attrs)} attributes where the group differs most from everybody "
+            st.caption(f"The {top} of {len(ranked)} attributes where the group differs most from everybody "
                        "(total variation distance); add others below the chart.")
         charts_area = st.container()
         more = st.multiselect("More attributes", rest, key=f"{key}_more") if rest else []
-        panels = []
-        for attr in attrs[:top] + [a for a in rest if a in more]:
-            part = categorical[categorical["attribute"] == attr]
-            panels.append((attr, part.pivot_table(index="value", columns="group", values="share", sort=False).reset_index()))
+        panels = ranked[:top] + [(attr, frame) for attr, frame in ranked[top:] if attr in more]
         # attributes with long values (over 28 characters) get full-width rows, in a second chart
         is_long = [longest_label(frame, "value") > 28 for _, frame in panels]
         short = [p for p, too_long in zip(panels, is_long) if not too_long]
@@ -171,7 +168,7 @@ def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str
                 show(paired_bars_grid(long, "value", ("this group", "everybody")), key=f"{key}_long")
     if not numeric.empty:
         st.table(numeric.set_index("attribute").round(2))
-    if not attrs and numeric.empty:
+    if not ranked and numeric.empty:
         st.caption("This survey has no respondent attributes.")
 
 

@@ -201,19 +201,24 @@ def demographics_frame(demographics: dict[str, dict]) -> tuple[pd.DataFrame, pd.
     )
 
 
-def attributes_by_difference(categorical: pd.DataFrame) -> list[str]:
-    """The attributes of a categorical make-up (:func:`demographics_frame`), those where the group
-    differs most from everybody first: total variation distance between the two share vectors,
-    as for distinctive questions (ties keep the make-up's order)."""
-    distances = []
-    for attr, part in categorical.groupby("attribute", sort=False):
-        wide = part.pivot_table(index="value", columns="group", values="share", sort=False)
+def demographic_panels(categorical: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Per attribute of a categorical make-up (:func:`demographics_frame`), its shares side by side
+    (columns ``value``, ``this group``, ``everybody``), the attributes where the group differs most
+    from everybody first: total variation distance between the two share vectors, as for
+    distinctive questions (ties keep the make-up's order). One pivot for all attributes."""
+    if categorical.empty:
+        return []
+    wide = categorical.pivot_table(index=["attribute", "value"], columns="group", values="share", sort=False)
+    panels = []
+    for attr, rows in categorical.groupby("attribute", sort=False):
+        # the pivot orders values by where they first appear in any attribute: keep this one's order
+        frame = wide.loc[attr].reindex(pd.Index(pd.unique(rows["value"]), name="value")).reset_index()
         try:
-            distance = distribution_distance(wide["this group"].to_numpy(), wide["everybody"].to_numpy(), ordinal=False)
+            distance = distribution_distance(frame["this group"].to_numpy(), frame["everybody"].to_numpy(), ordinal=False)
         except ValueError:  # no member has any of the values shown: nothing to set the group apart
             distance = 0.0
-        distances.append((attr, distance))
-    return [attr for attr, _ in sorted(distances, key=lambda item: -item[1])]
+        panels.append((attr, frame, distance))
+    return [(attr, frame) for attr, frame, _ in sorted(panels, key=lambda item: -item[2])]
 
 
 def opinion_frame(distinctive: list[dict]) -> pd.DataFrame:

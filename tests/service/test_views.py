@@ -63,13 +63,13 @@ def test_attributes_are_ranked_by_how_much_the_group_differs(view):
     # the synthetic groups are planted with their party; their regions are drawn at random
     members = view.members(view.cohorts[0])
     cat, _ = views.demographics_frame(views.selection_summary(view, [view.survey.respondent_ids[i] for i in members]).demographics)
-    assert views.attributes_by_difference(cat) == ["party", "region"]
+    assert [attr for attr, _ in views.demographic_panels(cat)] == ["party", "region"]
     # by total variation: "b" moves 0.5 of its mass, "a" 0.1, "c" none (ties and zero mass kept last)
     rows = [("a", "x", 0.6, 0.5), ("a", "y", 0.4, 0.5), ("b", "x", 1.0, 0.5), ("b", "y", 0.0, 0.5),
             ("c", "x", 0.0, 0.5), ("c", "y", 0.0, 0.5)]
     frame = pd.DataFrame([{"attribute": a, "value": v, "group": g, "share": s}
                           for a, v, c, o in rows for g, s in (("this group", c), ("everybody", o))])
-    assert views.attributes_by_difference(frame) == ["b", "a", "c"]
+    assert [attr for attr, _ in views.demographic_panels(frame)] == ["b", "a", "c"]
 
 
 def test_real_answers_count_the_raw_answers(view):
