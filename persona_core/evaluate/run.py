@@ -404,11 +404,13 @@ class Evaluator:
         n_people = max(min(cfg.new_question_respondents, room), 1)
         return new_q, np.sort(rng.permutation(self.train_respondents)[:n_people])
 
-    def new_question_predictions(self, new_q: np.ndarray, people: np.ndarray) -> "NewQuestionRun | None":
+    def new_question_predictions(self, new_q: np.ndarray, people: np.ndarray, readout: str = "letter",
+                                 builder: PromptBuilder | None = None) -> "NewQuestionRun | None":
         """Unsteered, SPM and population-persona option log-probs of ``people``'s answers to
         ``new_q``, each persona folded in (against a factorization refitted without any answer to
         ``new_q``) from the person's training answers to the other questions; ``None`` when
-        they gave no such answer."""
+        they gave no such answer. ``readout`` and ``builder`` (default: the eval's prompts) say how
+        the options are asked and read (see :func:`persona_core.steer.engine.read_options`)."""
         cfg, space, survey = self.config, self.space, self.space.survey
         a = survey.answers
         rows = np.flatnonzero(np.isin(a.respondent, people) & np.isin(a.question, new_q))
@@ -423,13 +425,14 @@ class Evaluator:
         fold = [(a.question[other & (a.respondent == p)], a.option[other & (a.respondent == p)]) for p in order]
         _, vecs = refit.fold_in(fold)
         R_local = np.array([pos[int(r)] for r in R])
-        common = dict(batch_size=cfg.batch_size, progress=cfg.progress)
+        builder = builder or self.builder
+        common = dict(batch_size=cfg.batch_size, progress=cfg.progress, readout=readout)
         preds = {
-            "unsteered": text_logprobs(self.model, self.builder, self.heads, survey, Q, None, progress=cfg.progress,
-                                       desc="new q unsteered"),
-            "spm_individual": spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm, vecs[R_local], Q,
+            "unsteered": text_logprobs(self.model, builder, self.heads, survey, Q, None, progress=cfg.progress,
+                                       desc="new q unsteered", readout=readout),
+            "spm_individual": spm_logprobs(self.spm_lm, builder, self.spm_heads, survey, self.spm, vecs[R_local], Q,
                                            desc="new q spm", **common),
-            "spm_population": spm_logprobs(self.spm_lm, self.builder, self.spm_heads, survey, self.spm,
+            "spm_population": spm_logprobs(self.spm_lm, builder, self.spm_heads, survey, self.spm,
                                            self._population_vectors(len(Q)), Q, desc="new q population", **common),
         }
         return NewQuestionRun(R=R, Q=Q, Y=Y, preds=preds, refit=refit)

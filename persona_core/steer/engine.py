@@ -8,6 +8,7 @@ key/values placed before the input. The question's head is run once per question
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -175,25 +176,89 @@ def pad_left(seqs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, mask
 
 
-def score_texts(model, heads: HeadCache, parts: PromptParts, row_texts: Sequence[torch.Tensor]) -> torch.Tensor:
+@dataclass(frozen=True)
+class RowInputs:
+    """What one forward pass of a batch of rows takes: input embeddings (B, S, hidden),
+    their mask (B, S), and the key/values before them (shared by every row or one per row)."""
+
+    embeds: torch.Tensor
+    mask: torch.Tensor
+    past: KV | None = None
+    past_is_shared: bool = True
+
+
+READOUTS = ("letter", "text")
+
+
+def read_options(model, inputs: RowInputs, parts: PromptParts, readout: str = "letter") -> torch.Tensor:
+    """Option log-probs (B x n_options) of the rows in ``inputs``: ``"letter"`` reads the next
+    token's logits of the options' labels; ``"text"`` scores each option's own text as the
+    continuation (see :func:`option_text_logprobs`)."""
+    if readout == "letter":
+        return label_logprobs(model, inputs.embeds, inputs.mask, parts.labels, inputs.past, inputs.past_is_shared)
+    if readout == "text":
+        return option_text_logprobs(model, inputs, parts.option_texts)
+    raise ValueError(f"unknown readout {readout!r}; expected one of {READOUTS}")
+
+
+def option_text_logprobs(model, inputs: RowInputs, options: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Option log-probs (B x n_options) from each option's text as the continuation of the rows:
+    the mean log-probability of its tokens (length-normalised: the "cloze" form that OLMES
+    recommends for small models, which cannot answer by letter), softmaxed over the options.
+
+    The rows run once; each option's tokens then run on a fresh cache of their key/values."""
+    if any(len(o) == 0 for o in options):
+        raise ValueError("every option needs a text of at least one token to be read by its text")
+    B, S, _ = inputs.embeds.shape
+    device = inputs.embeds.device
+    mask = inputs.mask.to(device)
+    past = inputs.past
+    past_len = 0 if past is None else past[0][0].shape[2]
+    positions = (past_len + mask.long().cumsum(dim=1) - 1).clamp(min=past_len)
+    full_mask = torch.cat([torch.ones(B, past_len, dtype=mask.dtype, device=device), mask], dim=1)
+    arg = _cache_arg(model)
+    kwargs = {}
+    if past is not None:
+        kwargs[arg] = _cache_from(past, B) if inputs.past_is_shared else DynamicCache(ddp_cache_data=list(past))
+    out = model(inputs_embeds=inputs.embeds, attention_mask=full_mask, position_ids=positions, use_cache=True,
+                logits_to_keep=1, **kwargs)
+    first = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
+    kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+    scores = []
+    for option in options:
+        option = option.to(device)
+        total = first[:, option[0]]
+        if len(option) > 1:
+            rest = option[:-1].unsqueeze(0).expand(B, -1)
+            L = rest.shape[1]
+            step = model(input_ids=rest, attention_mask=torch.cat([full_mask, torch.ones(B, L, dtype=mask.dtype, device=device)], 1),
+                         position_ids=positions[:, -1:] + 1 + torch.arange(L, device=device), use_cache=True,
+                         **{arg: DynamicCache(ddp_cache_data=kv)})
+            logp = torch.log_softmax(step.logits.float(), dim=-1)
+            total = total + logp.gather(-1, option[1:].view(1, -1, 1).expand(B, -1, 1)).squeeze(-1).sum(dim=1)
+        scores.append(total / len(option))
+    return torch.log_softmax(torch.stack(scores, dim=1), dim=-1)
+
+
+def text_inputs(model, heads: HeadCache, parts: PromptParts, row_texts: Sequence[torch.Tensor]) -> RowInputs:
+    """Rows whose row part is text (token ids; empty = unsteered) after the cached head."""
+    ids, mask = pad_left([torch.cat([t, parts.cue]) for t in row_texts])
+    return RowInputs(embed_ids(model, ids), mask, heads.get(parts.head))
+
+
+def score_texts(model, heads: HeadCache, parts: PromptParts, row_texts: Sequence[torch.Tensor],
+                readout: str = "letter") -> torch.Tensor:
     """Option log-probs for rows whose row part is text (token ids; empty = unsteered)."""
-    cue = parts.cue
-    ids, mask = pad_left([torch.cat([t, cue]) for t in row_texts])
     with torch.no_grad():
-        return label_logprobs(model, embed_ids(model, ids), mask, parts.labels, past=heads.get(parts.head))
+        return read_options(model, text_inputs(model, heads, parts, row_texts), parts, readout)
 
 
-def score_virtual(
-    model,
-    heads: HeadCache | None,
-    parts: PromptParts,
-    mode: str,
-    virtual: torch.Tensor | KV,
-) -> torch.Tensor:
-    """Option log-probs for rows steered by virtual tokens (gradient flows into ``virtual``).
+def virtual_inputs(model, heads: HeadCache | None, parts: PromptParts, mode: str, virtual: torch.Tensor | KV) -> RowInputs:
+    """Rows steered by virtual tokens, laid out as ``mode`` puts them.
 
     ``suffix``: ``virtual`` (B, T, hidden) after the cached head, before the cue.
     ``prompt``: ``virtual`` (B, T, hidden) before the head (full forward per row).
+    ``suffix_kv``: ``virtual`` per-layer key/values (B, kv_heads, T, head_dim) after the head.
     ``prefix``: ``virtual`` per-layer key/values (B, kv_heads, T, head_dim) before the head.
     """
     if mode == "suffix":
@@ -202,14 +267,12 @@ def score_virtual(
         B, T, _ = virtual.shape
         cue = embed_ids(model, parts.cue).unsqueeze(0).expand(B, -1, -1)
         embeds = torch.cat([virtual.to(cue.dtype), cue], dim=1)
-        mask = torch.ones(B, embeds.shape[1], dtype=torch.long)
-        return label_logprobs(model, embeds, mask, parts.labels, past=heads.get(parts.head))
+        return RowInputs(embeds, torch.ones(B, embeds.shape[1], dtype=torch.long), heads.get(parts.head))
     seq = embed_ids(model, torch.cat([parts.head, parts.cue]))
     if mode == "prompt":
         B = virtual.shape[0]
         embeds = torch.cat([virtual.to(seq.dtype), seq.unsqueeze(0).expand(B, -1, -1)], dim=1)
-        mask = torch.ones(B, embeds.shape[1], dtype=torch.long)
-        return label_logprobs(model, embeds, mask, parts.labels)
+        return RowInputs(embeds, torch.ones(B, embeds.shape[1], dtype=torch.long))
     if mode == "suffix_kv":
         if heads is None:
             raise ValueError("suffix_kv mode needs a HeadCache")
@@ -223,12 +286,23 @@ def score_virtual(
             for (hk, hv), k, (_, v) in zip(head, keys, virtual)
         ]
         cue = embed_ids(model, parts.cue).unsqueeze(0).expand(B, -1, -1)
-        mask = torch.ones(B, cue.shape[1], dtype=torch.long)
-        return label_logprobs(model, cue, mask, parts.labels, past=past, past_is_shared=False)
+        return RowInputs(cue, torch.ones(B, cue.shape[1], dtype=torch.long), past, past_is_shared=False)
     if mode == "prefix":
         B = virtual[0][0].shape[0]
         embeds = seq.unsqueeze(0).expand(B, -1, -1)
-        mask = torch.ones(B, embeds.shape[1], dtype=torch.long)
         past = [(k.to(seq.dtype), v.to(seq.dtype)) for k, v in virtual]
-        return label_logprobs(model, embeds, mask, parts.labels, past=past, past_is_shared=False)
+        return RowInputs(embeds, torch.ones(B, embeds.shape[1], dtype=torch.long), past, past_is_shared=False)
     raise ValueError(f"unknown mode {mode!r}")
+
+
+def score_virtual(
+    model,
+    heads: HeadCache | None,
+    parts: PromptParts,
+    mode: str,
+    virtual: torch.Tensor | KV,
+    readout: str = "letter",
+) -> torch.Tensor:
+    """Option log-probs for rows steered by virtual tokens (gradient flows into ``virtual``);
+    the layouts are :func:`virtual_inputs`'s."""
+    return read_options(model, virtual_inputs(model, heads, parts, mode, virtual), parts, readout)

@@ -41,8 +41,14 @@ def chat_split(tokenizer, system: str, user: str, plain_cue: str = "\n") -> tupl
     return head, cue
 
 
-def question_block(question: Question) -> str:
-    """The question, its lettered options and the instruction (the LLM backend's format)."""
+CLOZE_INSTRUCTION = "Answer in a few words."
+
+
+def question_block(question: Question, list_options: bool = True) -> str:
+    """The question, its lettered options and the instruction (the LLM backend's format);
+    ``list_options=False``: the question alone, for reading options by their text (cloze)."""
+    if not list_options:
+        return f"{DEFAULT_MC_FORMAT.question_prefix}{question.text.strip()}\n{CLOZE_INSTRUCTION}"
     return mc_user_text(question.text, list(question.options), DEFAULT_MC_FORMAT)
 
 
@@ -53,14 +59,16 @@ class PromptParts:
     head: torch.Tensor  # (H,) long
     cue: torch.Tensor  # (C,) long
     labels: torch.Tensor  # (n_options,) long
+    option_texts: tuple[torch.Tensor, ...] = ()  # each option's text as the answer (read by text)
 
 
 class PromptBuilder:
     """Tokenizes the three parts of each question's prompt (memoized per question)."""
 
-    def __init__(self, tokenizer, system_prompt: str = SYSTEM_PROMPT) -> None:
+    def __init__(self, tokenizer, system_prompt: str = SYSTEM_PROMPT, list_options: bool = True) -> None:
         self.tokenizer = tokenizer
         self.system_prompt = system_prompt
+        self.list_options = list_options
         self._memo: dict[tuple, PromptParts] = {}
         self._label_ids = self._letter_ids()
 
@@ -79,7 +87,7 @@ class PromptBuilder:
         return head + row_text + cue
 
     def _split(self, question: Question) -> tuple[str, str]:
-        return chat_split(self.tokenizer, self.system_prompt, question_block(question), plain_cue="\nAnswer:")
+        return chat_split(self.tokenizer, self.system_prompt, question_block(question, self.list_options), plain_cue="\nAnswer:")
 
     def parts(self, question: Question, cue_tokens: int | None = None) -> PromptParts:
         """Head, cue and label ids. ``cue_tokens=None``: the row part goes at the end of the user
@@ -96,7 +104,8 @@ class PromptBuilder:
                     raise ValueError(f"cue_tokens must be >= 1, got {cue_tokens}")
                 full = torch.cat([head_ids, cue_ids])
                 head_ids, cue_ids = full[:-cue_tokens], full[-cue_tokens:]
-            got = PromptParts(head_ids, cue_ids, torch.tensor(self._label_ids[: question.n_options]))
+            got = PromptParts(head_ids, cue_ids, torch.tensor(self._label_ids[: question.n_options]),
+                              tuple(enc(str(o).strip()) for o in question.options))
             self._memo[key] = got
         return got
 

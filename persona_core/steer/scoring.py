@@ -48,14 +48,17 @@ def spm_logprobs(
     batch_size: int = 64,
     progress: bool = False,
     desc: str = "spm",
+    readout: str = "letter",
 ) -> list[np.ndarray]:
-    """Option log-probs of rows steered by persona ``vectors`` (n x d) on ``questions`` (n)."""
+    """Option log-probs of rows steered by persona ``vectors`` (n x d) on ``questions`` (n), read
+    by ``readout`` (see :func:`persona_core.steer.engine.read_options`)."""
     vectors = np.asarray(vectors, np.float32)
 
     def fn(q: int, idx: np.ndarray) -> torch.Tensor:
         with torch.no_grad():
             virtual = spm(torch.from_numpy(vectors[idx]))
-            return score_virtual(model, heads, builder.parts(survey.questions[q], spm.config.cue_tokens), spm.config.mode, virtual)
+            return score_virtual(model, heads, builder.parts(survey.questions[q], spm.config.cue_tokens), spm.config.mode, virtual,
+                                 readout)
 
     bs = spm_batch_rows(spm.config.mode, batch_size)
     return _run(question_groups(questions, bs), fn, len(questions), desc, progress)
@@ -77,6 +80,7 @@ def text_logprobs(
     batch_size: int = 32,
     progress: bool = False,
     desc: str = "text",
+    readout: str = "letter",
 ) -> list[np.ndarray]:
     """Option log-probs of rows whose row part is a text (``None`` = unsteered: one pass per question)."""
     questions = np.asarray(questions)
@@ -84,13 +88,13 @@ def text_logprobs(
         out: list[np.ndarray] = [None] * len(questions)  # type: ignore[list-item]
         empty = torch.zeros(0, dtype=torch.long)
         for q in tqdm(np.unique(questions), desc=desc, unit="question", disable=not progress, leave=False):
-            lp = score_texts(model, heads, builder.parts(survey.questions[int(q)]), [empty])[0].numpy()
+            lp = score_texts(model, heads, builder.parts(survey.questions[int(q)]), [empty], readout)[0].numpy()
             for row in np.flatnonzero(questions == q):
                 out[row] = lp
         return out
     encoded = [builder.encode_row_text(t) for t in row_texts]
 
     def fn(q: int, idx: np.ndarray) -> torch.Tensor:
-        return score_texts(model, heads, builder.parts(survey.questions[q]), [encoded[i] for i in idx])
+        return score_texts(model, heads, builder.parts(survey.questions[q]), [encoded[i] for i in idx], readout)
 
     return _run(question_groups(questions, batch_size), fn, len(questions), desc, progress)

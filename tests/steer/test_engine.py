@@ -58,3 +58,39 @@ def test_suffix_virtual_tokens_match_a_full_forward(lm):
     # and the 1-token cue is the last token of the ordinary prompt
     full = torch.tensor(tok.encode(pb.render(Q), add_special_tokens=False))
     assert torch.equal(torch.cat([parts.head, parts.cue]), full)
+
+
+def _continuation_mean(model, prefix: torch.Tensor, option: torch.Tensor) -> torch.Tensor:
+    """Mean log-prob of ``option``'s tokens after ``prefix`` (embeddings), one full forward."""
+    with torch.no_grad():
+        seq = torch.cat([prefix, embed_ids(model, option)])
+        logp = torch.log_softmax(model(inputs_embeds=seq[None]).logits[0].float(), dim=-1)
+    n = len(prefix)
+    return logp[torch.arange(n - 1, n - 1 + len(option)), option].mean()
+
+
+def test_reading_options_by_their_text_matches_a_full_forward_per_option(lm):
+    model, tok = lm
+    pb = PromptBuilder(tok)
+    parts = pb.parts(Q, cue_tokens=1)
+    assert [tok.decode(t) for t in parts.option_texts] == list(Q.options)
+    assert len(parts.option_texts[2]) > 1  # "it depends": more than the first token is read
+    texts = ["", "\nI am young."]
+    batch = score_texts(model, HeadCache(model), pb.parts(Q), [pb.encode_row_text(t) for t in texts], readout="text")
+    for i, t in enumerate(texts):
+        ids = torch.tensor(tok.encode(pb.render(Q, t), add_special_tokens=False))
+        want = torch.log_softmax(torch.stack([_continuation_mean(model, embed_ids(model, ids), o) for o in parts.option_texts]), 0)
+        torch.testing.assert_close(batch[i], want, atol=2e-4, rtol=1e-4)
+    # virtual key/values after the head (the default suffix_kv layout) read by text
+    g = torch.Generator().manual_seed(1)
+    n_layers, kv_heads = model.config.num_hidden_layers, model.config.num_key_value_heads
+    head_dim = model.config.hidden_size // model.config.num_attention_heads
+    virtual = [(0.5 * torch.randn(2, kv_heads, 3, head_dim, generator=g), 0.5 * torch.randn(2, kv_heads, 3, head_dim, generator=g))
+               for _ in range(n_layers)]
+    with torch.no_grad():
+        by_text = score_virtual(model, HeadCache(model), parts, "suffix_kv", virtual, readout="text")
+        by_letter = score_virtual(model, HeadCache(model), parts, "suffix_kv", virtual)
+    assert by_text.shape == by_letter.shape == (2, 3)
+    torch.testing.assert_close(by_text.exp().sum(1), torch.ones(2))
+    assert not torch.allclose(by_text, by_letter, atol=1e-2)
+    assert not torch.allclose(by_text[0], by_text[1], atol=1e-3)  # the virtual tokens move it
