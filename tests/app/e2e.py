@@ -81,7 +81,7 @@ def launch(playwright):
 RUN_HOOK_JS = r"""
 (() => {
   if (window !== window.top || window.__stRuns) return;
-  const runs = window.__stRuns = {seq: 0, requested: 0, finished: 0, finishedCount: 0, commits: 0,
+  const runs = window.__stRuns = {seq: 0, requested: 0, fullPending: false, finished: 0, finishedCount: 0, commits: 0,
                                   commitsAtFinish: 0, log: []};
   const note = (...entry) => { runs.log.push([...entry, Math.round(performance.now())]); if (runs.log.length > 100) runs.log.shift(); };
   if (window.__REACT_DEVTOOLS_GLOBAL_HOOK__ === undefined) {
@@ -97,7 +97,7 @@ RUN_HOOK_JS = r"""
     while (i < b.length) {
       const tag = varint(), field = Math.floor(tag / 8), wire = tag % 8;
       if (wire === 0) out.push([field, varint()]);
-      else if (wire === 2) { const n = varint(); i += n; out.push([field, null]); }  // not i += varint(): i is read first
+      else if (wire === 2) { const n = varint(); out.push([field, b.subarray(i, i + n)]); i += n; }  // n is read before i moves
       else if (wire === 1) { i += 8; out.push([field, null]); }
       else if (wire === 5) { i += 4; out.push([field, null]); }
       else break;
@@ -116,6 +116,10 @@ RUN_HOOK_JS = r"""
         if (!finished) return;
         note('finished', finished[1], runs.seq + 1);
         if (finished[1] === 2) return;
+        // a fragment's run (status 3; e.g. the jobs panel polling) while a full rerun is pending
+        // is not that rerun's end
+        if (finished[1] === 3 && runs.fullPending) return;
+        if (finished[1] !== 3) runs.fullPending = false;
         runs.finished = ++runs.seq;
         runs.finishedCount++;
         runs.commitsAtFinish = runs.commits;
@@ -123,7 +127,13 @@ RUN_HOOK_JS = r"""
     }
     send(data) {
       const buf = bytes(data);
-      if (buf && fields(buf).some(([f]) => f === 11)) { runs.requested = ++runs.seq; note('requested', runs.seq); }
+      const rerun = buf && fields(buf).find(([f]) => f === 11);
+      if (rerun) {
+        const fragment = rerun[1] && fields(rerun[1]).some(([f, v]) => f === 5 && v && v.length > 0);
+        if (!fragment) runs.fullPending = true;
+        runs.requested = ++runs.seq;
+        note(fragment ? 'requested fragment' : 'requested', runs.seq);
+      }
       return super.send(data);
     }
   }
