@@ -71,6 +71,11 @@ class TrainConfig:
     ``persona_shift``: weight of a second teacher term aimed at the persona's own part: within each
     question's mini-batch, every row's option log-probabilities minus the batch's mean row must
     match the teacher's (squared error, centred over the options); it needs the teacher too.
+    ``text_answer``: weight of a free-text term: on the first ``text_answer_questions`` of each
+    step's question batches, the question is also asked alone (no options listed) and each
+    option is read by its own text as the answer (``engine.read_options(readout="text")``), with
+    the same targets, for the batch's first ``text_answer_rows`` rows (it costs per row); it teaches the steered model to say the persona's answer in words, which
+    the letter alone does not reach (FINDINGS round 3).
     """
 
     lr: float = 3e-3
@@ -94,8 +99,17 @@ class TrainConfig:
     adapter_lr: float | None = None
     distill: float = 0.0
     persona_shift: float = 0.0
+    text_answer: float = 0.0
+    text_answer_questions: int = 1
+    text_answer_rows: int = 8
 
     def __post_init__(self) -> None:
+        if self.text_answer < 0:
+            raise ValueError(f"text_answer must be >= 0, got {self.text_answer}")
+        if self.text_answer_rows < 1:
+            raise ValueError(f"text_answer_rows must be >= 1, got {self.text_answer_rows}")
+        if self.text_answer_questions < 0:
+            raise ValueError(f"text_answer_questions must be >= 0, got {self.text_answer_questions}")
         if self.persona_shift < 0:
             raise ValueError(f"persona_shift must be >= 0, got {self.persona_shift}")
         if not 0.0 <= self.distill <= 1.0:

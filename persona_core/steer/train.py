@@ -74,6 +74,13 @@ def row_targets(options: np.ndarray, n_options: int, distill: float, teacher_pro
     return torch.from_numpy(target)
 
 
+def first_rows(virtual, n: int):
+    """The first ``n`` rows of a batch of virtual tokens (a tensor, or per-layer key/values)."""
+    if isinstance(virtual, torch.Tensor):
+        return virtual[:n]
+    return [(k[:n], v[:n]) for k, v in virtual]
+
+
 def persona_shift_loss(logp: torch.Tensor, teacher_proba: np.ndarray) -> torch.Tensor:
     """Per-row squared error between the model's and the teacher's persona shifts on one question:
     a row's option log-probabilities, centred over the options, minus the batch's mean row (so
@@ -109,6 +116,7 @@ class SPMTrainer:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.on_curve = on_curve
         self.builder = PromptBuilder(tokenizer)
+        self.text_builder = PromptBuilder(tokenizer, list_options=False)
         self.heads = HeadCache(model, max_items=512)
 
     # ------------------------------------------------------------------ fit
@@ -192,7 +200,7 @@ class SPMTrainer:
                 optim.zero_grad(set_to_none=True)
                 n_rows = sum(len(rows) for rows in step_batches)
                 loss_sum = 0.0
-                for rows in step_batches:
+                for i_batch, rows in enumerate(step_batches):
                     q = int(a.question[rows[0]])
                     parts = self.builder.parts(survey.questions[q], cfg.spm.cue_tokens)
                     virtual = spm(torch.from_numpy(embeddings[a.respondent[rows]]))
@@ -202,6 +210,13 @@ class SPMTrainer:
                     loss = -(target * logp).sum() / n_rows
                     if tcfg.persona_shift > 0:
                         loss = loss + tcfg.persona_shift * persona_shift_loss(logp, teacher_proba).sum() / n_rows
+                    if tcfg.text_answer > 0 and i_batch < tcfg.text_answer_questions:
+                        text_parts = self.text_builder.parts(survey.questions[q], cfg.spm.cue_tokens)
+                        n_text = min(tcfg.text_answer_rows, len(rows))
+                        text_logp = score_virtual(lm, heads, text_parts, cfg.spm.mode, first_rows(virtual, n_text),
+                                                  readout="text")
+                        # weighted per row as the letter term: the few rows stand for their batch
+                        loss = loss - tcfg.text_answer * (target[:n_text] * text_logp).sum() * (len(rows) / n_text) / n_rows
                     loss.backward()  # per question: frees its graph before the next one
                     loss_sum += float(loss.detach())
                     if peft_model is not None:

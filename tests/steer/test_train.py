@@ -151,3 +151,31 @@ def test_distillation_learns_the_teachers_answers(lm, planted):
     cfg.train.distill = 1.0
     result = SPMTrainer(model, tok, cfg).fit(survey, emb, mask, "planted", teacher=teacher)
     assert result.learning_curve[-1]["accuracy"] <= 0.2, result.learning_curve
+
+
+def _text_reading_accuracy(trainer, result, survey, emb, mask) -> float:
+    """Held-out accuracy of the trained SPM when the question is asked alone and the options are
+    read by their text (``Yes`` / ``No``)."""
+    from persona_core.steer.scoring import spm_logprobs
+
+    a = survey.answers.take(mask)
+    lp = spm_logprobs(result.lm, trainer.text_builder, trainer.heads, survey, result.spm, emb[a.respondent], a.question,
+                      readout="text")
+    return float(np.mean([np.argmax(p) == y for p, y in zip(lp, a.option)]))
+
+
+@pytest.mark.slow
+def test_text_answer_term_teaches_the_answer_in_words(lm, planted):
+    # Trained on letters only, the persona reaches the letter but not the option's words; with
+    # the text term the same run also says the group's answer when the question comes alone.
+    model, tok = lm
+    survey, emb, _, mask = planted
+    accuracy = {}
+    for weight in (0.0, 1.0):
+        cfg = _config(mode="suffix_kv", steps=12, lr=3e-2, eval_every=12)
+        cfg.train.text_answer = weight
+        trainer = SPMTrainer(model, tok, cfg)
+        result = trainer.fit(survey, emb, mask, "planted")
+        assert result.learning_curve[-1]["accuracy"] >= 0.8, (weight, result.learning_curve)
+        accuracy[weight] = _text_reading_accuracy(trainer, result, survey, emb, mask)
+    assert accuracy[1.0] >= 0.8 and accuracy[1.0] - accuracy[0.0] >= 0.3, accuracy  # measured: 1.0 and 0.43
