@@ -109,6 +109,24 @@ class LiveHeads:
         self._memo.clear()
 
 
+def _forward_rows(model, embeds: torch.Tensor, mask: torch.Tensor, past: KV | None, past_is_shared: bool,
+                  use_cache: bool):
+    """One forward of left-padded rows after ``past``, keeping the last position's logits:
+    ``(output, positions, full attention mask)``."""
+    B = embeds.shape[0]
+    device = embeds.device
+    mask = mask.to(device)
+    past_len = 0 if past is None else past[0][0].shape[2]
+    positions = (past_len + mask.long().cumsum(dim=1) - 1).clamp(min=past_len)
+    full_mask = torch.cat([torch.ones(B, past_len, dtype=mask.dtype, device=device), mask], dim=1)
+    kwargs = {}
+    if past is not None:
+        kwargs[_cache_arg(model)] = _cache_from(past, B) if past_is_shared else DynamicCache(ddp_cache_data=list(past))
+    out = model(inputs_embeds=embeds, attention_mask=full_mask, position_ids=positions, use_cache=use_cache,
+                logits_to_keep=1, **kwargs)
+    return out, positions, full_mask
+
+
 def label_logprobs(
     model,
     embeds: torch.Tensor,
@@ -123,26 +141,9 @@ def label_logprobs(
     ``past``: key/values before the input -- a shared question head (batch 1, expanded) or
     per-row prefix key/values (batch B, ``past_is_shared=False``).
     """
-    B, S, _ = embeds.shape
-    device = embeds.device
-    mask = mask.to(device)
-    past_len = 0 if past is None else past[0][0].shape[2]
-    positions = (past_len + mask.long().cumsum(dim=1) - 1).clamp(min=past_len)
-    full_mask = torch.cat([torch.ones(B, past_len, dtype=mask.dtype, device=device), mask], dim=1)
-    cache = None
-    if past is not None:
-        cache = _cache_from(past, B) if past_is_shared else DynamicCache(ddp_cache_data=list(past))
-    kwargs = {_cache_arg(model): cache} if cache is not None else {}
-    out = model(
-        inputs_embeds=embeds,
-        attention_mask=full_mask,
-        position_ids=positions,
-        use_cache=past is not None,
-        logits_to_keep=1,
-        **kwargs,
-    )
+    out, _, _ = _forward_rows(model, embeds, mask, past, past_is_shared, use_cache=past is not None)
     logits = out.logits[:, -1, :]
-    return torch.log_softmax(logits[:, labels.to(device)].float(), dim=-1)
+    return torch.log_softmax(logits[:, labels.to(logits.device)].float(), dim=-1)
 
 
 def rotate_keys(model, keys: list[torch.Tensor], start: int) -> list[torch.Tensor]:
@@ -209,19 +210,11 @@ def option_text_logprobs(model, inputs: RowInputs, options: Sequence[torch.Tenso
     The rows run once; each option's tokens then run on a fresh cache of their key/values."""
     if any(len(o) == 0 for o in options):
         raise ValueError("every option needs a text of at least one token to be read by its text")
-    B, S, _ = inputs.embeds.shape
+    B = inputs.embeds.shape[0]
     device = inputs.embeds.device
-    mask = inputs.mask.to(device)
-    past = inputs.past
-    past_len = 0 if past is None else past[0][0].shape[2]
-    positions = (past_len + mask.long().cumsum(dim=1) - 1).clamp(min=past_len)
-    full_mask = torch.cat([torch.ones(B, past_len, dtype=mask.dtype, device=device), mask], dim=1)
     arg = _cache_arg(model)
-    kwargs = {}
-    if past is not None:
-        kwargs[arg] = _cache_from(past, B) if inputs.past_is_shared else DynamicCache(ddp_cache_data=list(past))
-    out = model(inputs_embeds=inputs.embeds, attention_mask=full_mask, position_ids=positions, use_cache=True,
-                logits_to_keep=1, **kwargs)
+    out, positions, full_mask = _forward_rows(model, inputs.embeds, inputs.mask, inputs.past, inputs.past_is_shared,
+                                              use_cache=True)
     first = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
     kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
     scores = []
@@ -231,7 +224,7 @@ def option_text_logprobs(model, inputs: RowInputs, options: Sequence[torch.Tenso
         if len(option) > 1:
             rest = option[:-1].unsqueeze(0).expand(B, -1)
             L = rest.shape[1]
-            step = model(input_ids=rest, attention_mask=torch.cat([full_mask, torch.ones(B, L, dtype=mask.dtype, device=device)], 1),
+            step = model(input_ids=rest, attention_mask=torch.cat([full_mask, torch.ones(B, L, dtype=full_mask.dtype, device=device)], 1),
                          position_ids=positions[:, -1:] + 1 + torch.arange(L, device=device), use_cache=True,
                          **{arg: DynamicCache(ddp_cache_data=kv)})
             logp = torch.log_softmax(step.logits.float(), dim=-1)
