@@ -14,7 +14,10 @@
    training majority, chance, the mapper on the option text itself (its ceiling), and the
    multiple-choice scoring of both sides.
 
-    python bench/free_text.py [--space DIR] [--checkpoint DIR] [--prompts 20] [--pairs 100]
+   ``--questions yes-no`` keeps only questions whose options are yes and no: there the mapper
+   reads a short answer's stance 79 % of the time (``bench/answer_mapper.py``).
+
+    python bench/free_text.py [--space DIR] [--checkpoint DIR] [--prompts 20] [--pairs 100] [--questions all|yes-no]
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ from persona_core.service.checkpoints import load_spm  # noqa: E402
 from persona_core.service.compare import Comparer  # noqa: E402
 from persona_core.service.personas import Persona  # noqa: E402
 from persona_core.steer.config import default_config  # noqa: E402
+from persona_core.steer.free_text import is_yes_no  # noqa: E402
 
 PROMPTS = (
     "What do you think about the role of government in providing health care?",
@@ -117,12 +121,17 @@ def free_text_check(comparer: Comparer, personas: list[Persona], n_prompts: int,
     }
 
 
-def open_question_check(comparer: Comparer, space, record: dict, n_pairs: int, new_tokens: int, seed: int) -> dict:
-    """Ask survey questions without options; map each answer to an option; compare with the truth."""
+def open_question_check(comparer: Comparer, space, record: dict, n_pairs: int, new_tokens: int, seed: int,
+                        yes_no_only: bool = False) -> dict:
+    """Ask survey questions without options; map each answer to an option; compare with the truth.
+    ``yes_no_only``: only questions whose options are yes and no, where the mapper's reading has
+    been measured (``bench/answer_mapper.py``)."""
     survey, a = space.survey, space.survey.answers
     split = record.get("split", {})
     train_resp = np.array([survey.respondent_index(r) for r in split.get("train_respondents", survey.respondent_ids)])
     spm_q = np.array([survey.question_index(q) for q in split.get("questions", [q.id for q in survey.questions])])
+    if yes_no_only:
+        spm_q = np.array([q for q in spm_q if is_yes_no(survey.questions[q])])
     pool = np.flatnonzero(space.heldout_mask & np.isin(a.respondent, train_resp) & np.isin(a.question, spm_q))
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(pool, min(n_pairs, pool.size), replace=False))
@@ -153,6 +162,7 @@ def open_question_check(comparer: Comparer, space, record: dict, n_pairs: int, n
     rate = {k: float(np.mean(v)) for k, v in hits.items()}
     return {
         "n_pairs": int(rows.size),
+        "questions": "yes/no only" if yes_no_only else "all",
         "match": rate,
         "chance": float(np.mean(chance)),
         "steered_minus_unsteered": rate["steered"] - rate["unsteered"],
@@ -170,6 +180,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--new-tokens", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--questions", choices=("all", "yes-no"), default="all",
+                    help="survey questions of the open-question check (yes-no: where the mapper is measured)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -188,7 +200,8 @@ def main(argv: list[str] | None = None) -> dict:
             "greedy": free_text_check(comparer, personas, args.prompts,
                                       GenerationSettings(temperature=0.0, max_new_tokens=args.new_tokens)),
         },
-        "open_questions": open_question_check(comparer, space, record, args.pairs, args.new_tokens, args.seed),
+        "open_questions": open_question_check(comparer, space, record, args.pairs, args.new_tokens, args.seed,
+                                              yes_no_only=args.questions == "yes-no"),
     }
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["load_average_at_end"] = os.getloadavg()[0]

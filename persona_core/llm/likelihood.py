@@ -52,16 +52,29 @@ def perplexity(token_logprobs: Sequence[np.ndarray]) -> float:
     return float(np.exp(-flat.mean()))
 
 
-def closest_option(llm, question: str, answer: str, options: Sequence[str], system: str | None = None) -> np.ndarray:
-    """Distribution over ``options`` (softmax of the length-normalised log-likelihood of each
-    option's text as ``llm``'s reply to "this person answered ``answer``: which answer was
-    it?"); ``llm`` is a :class:`persona_core.llm.LLM`."""
-    if len(options) < 2:
-        raise ValueError("mapping an answer to an option needs at least two options")
+NULL_ANSWER = "N/A"  # a content-free answer: what the mapper says with nothing to go on
+
+
+def option_scores(llm, question: str, answer: str, options: Sequence[str], system: str | None = None) -> np.ndarray:
+    """Length-normalised log-likelihood of each option's text as ``llm``'s reply to "this person
+    answered ``answer``: which answer was it?"; ``llm`` is a :class:`persona_core.llm.LLM`."""
     user = f"Question: {question.strip()}\nThis person answered: \"{answer.strip()}\"\n{MAP_INSTRUCTION}"
     context = llm.encode([llm.chat_prompt(user, system=system)])[0]
     texts = llm.encode([str(o).strip() for o in options])
     lps = continuation_logprobs(llm.model, [context] * len(texts), texts)
-    score = np.array([lp.mean() for lp in lps])
+    return np.array([lp.mean() for lp in lps])
+
+
+def closest_option(llm, question: str, answer: str, options: Sequence[str], system: str | None = None,
+                   calibrate: bool = False) -> np.ndarray:
+    """Distribution over ``options``: softmax of :func:`option_scores`. ``calibrate``: minus the
+    scores after a content-free answer (:data:`NULL_ANSWER`), so the model's preference for some
+    options' words whatever was answered drops out (contextual calibration, Zhao et al. 2021;
+    domain-conditional PMI, Holtzman et al. 2021). ``bench/answer_mapper.py`` measures both."""
+    if len(options) < 2:
+        raise ValueError("mapping an answer to an option needs at least two options")
+    score = option_scores(llm, question, answer, options, system)
+    if calibrate:
+        score = score - option_scores(llm, question, NULL_ANSWER, options, system)
     p = np.exp(score - score.max())
     return p / p.sum()

@@ -34,11 +34,10 @@ from persona_core.service.personas import Persona
 from persona_core.service.decoding import prefill_from_past, stream_from_past
 from persona_core.steer.adapter import BASE, enable_row_adapters, row_adapters, with_row_adapters
 from persona_core.steer.engine import HeadCache, extend_kv, rotate_keys, score_texts, score_virtual
-from persona_core.steer.prompts import SYSTEM_PROMPT, PromptBuilder, chat_split
+from persona_core.steer.prompts import SYSTEM_PROMPT, PromptBuilder, chat_split, free_question_block
 
 METHODS = {"spm": "Soft prompt (SPM) from the persona's embedding", "text": "Persona described in the prompt (text)"}
 BANK_INSTRUCTION = "Choose one of the options and explain your choice in one or two sentences."
-FREE_INSTRUCTION = "Answer in one or two sentences."
 TEXT_PERSONA_LEAD = "\nAnswer as this person would. "
 KV_MODES = ("prefix", "suffix_kv")
 PREFILLS_KEPT = 4  # prompts run ahead and kept (a text-steered one holds ~25 MB of keys/values)
@@ -74,7 +73,7 @@ def question_text(question: Question | str) -> str:
     text = str(question).strip()
     if not text:
         raise ValueError("the question is empty")
-    return f"Question: {text}\n{FREE_INSTRUCTION}"
+    return free_question_block(text)
 
 
 class Comparer:

@@ -76,6 +76,13 @@ class TrainConfig:
     option is read by its own text as the answer (``engine.read_options(readout="text")``), with
     the same targets, for the batch's first ``text_answer_rows`` rows (it costs per row); it teaches the steered model to say the persona's answer in words, which
     the letter alone does not reach (FINDINGS round 3).
+    ``free_text``: weight of a second free-text term, on the base model's own words: before
+    training, each yes/no training question is asked without options of the base model
+    ``free_text_samples`` times (at most ``free_text_tokens`` tokens each) and every answer is
+    mapped to its option (:mod:`persona_core.steer.free_text`); then, in every question batch
+    of a step whose question has such answers, the batch's first ``free_text_rows`` rows are each
+    taught (teacher-forced, mean log-likelihood per token) one of them that says the row's real
+    option, after the question asked as Compare asks it.
     """
 
     lr: float = 3e-3
@@ -102,8 +109,17 @@ class TrainConfig:
     text_answer: float = 0.0
     text_answer_questions: int = 1
     text_answer_rows: int = 8
+    free_text: float = 0.0
+    free_text_samples: int = 8
+    free_text_tokens: int = 24
+    free_text_rows: int = 8
 
     def __post_init__(self) -> None:
+        if self.free_text < 0:
+            raise ValueError(f"free_text must be >= 0, got {self.free_text}")
+        for name in ("free_text_samples", "free_text_tokens", "free_text_rows"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.text_answer < 0:
             raise ValueError(f"text_answer must be >= 0, got {self.text_answer}")
         if self.text_answer_rows < 1:

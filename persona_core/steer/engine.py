@@ -110,8 +110,9 @@ class LiveHeads:
 
 
 def _forward_rows(model, embeds: torch.Tensor, mask: torch.Tensor, past: KV | None, past_is_shared: bool,
-                  use_cache: bool):
-    """One forward of left-padded rows after ``past``, keeping the last position's logits:
+                  use_cache: bool, keep: int = 1):
+    """One forward of rows after ``past`` (left-padded, or followed by right padding that no
+    real position sees), keeping the last ``keep`` positions' logits:
     ``(output, positions, full attention mask)``."""
     B = embeds.shape[0]
     device = embeds.device
@@ -123,7 +124,7 @@ def _forward_rows(model, embeds: torch.Tensor, mask: torch.Tensor, past: KV | No
     if past is not None:
         kwargs[_cache_arg(model)] = _cache_from(past, B) if past_is_shared else DynamicCache(ddp_cache_data=list(past))
     out = model(inputs_embeds=embeds, attention_mask=full_mask, position_ids=positions, use_cache=use_cache,
-                logits_to_keep=1, **kwargs)
+                logits_to_keep=keep, **kwargs)
     return out, positions, full_mask
 
 
@@ -231,6 +232,30 @@ def option_text_logprobs(model, inputs: RowInputs, options: Sequence[torch.Tenso
             total = total + logp.gather(-1, option[1:].view(1, -1, 1).expand(B, -1, 1)).squeeze(-1).sum(dim=1)
         scores.append(total / len(option))
     return torch.log_softmax(torch.stack(scores, dim=1), dim=-1)
+
+
+def continuation_logprobs(model, inputs: RowInputs, texts: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Mean log-probability per token (B,) of each row's own continuation ``texts[i]`` (token ids,
+    at least one) after the row, teacher-forced in one forward pass; gradient flows into the
+    rows' inputs. (:func:`persona_core.llm.likelihood.continuation_logprobs` is its no-gradient
+    twin for plain token-id contexts without a past.)"""
+    if len(texts) != inputs.embeds.shape[0]:
+        raise ValueError(f"{len(texts)} continuations for {inputs.embeds.shape[0]} rows")
+    if any(len(t) == 0 for t in texts):
+        raise ValueError("every continuation needs at least one token")
+    B, S = inputs.mask.shape
+    L = max(len(t) for t in texts)
+    ids = torch.zeros(B, L, dtype=torch.long)
+    text_mask = torch.zeros(B, L, dtype=inputs.mask.dtype)
+    for i, t in enumerate(texts):
+        ids[i, : len(t)] = t
+        text_mask[i, : len(t)] = 1
+    embeds = torch.cat([inputs.embeds, embed_ids(model, ids).to(inputs.embeds.dtype)], dim=1)
+    mask = torch.cat([inputs.mask, text_mask], dim=1)  # right padding after the texts: no real position sees it
+    out, _, _ = _forward_rows(model, embeds, mask, inputs.past, inputs.past_is_shared, use_cache=False, keep=L + 1)
+    logp = torch.log_softmax(out.logits[:, :-1, :].float(), dim=-1)  # position S-1+j predicts text token j
+    token_lp = logp.gather(-1, ids.to(logp.device).unsqueeze(-1)).squeeze(-1) * text_mask.to(logp.device)
+    return token_lp.sum(dim=1) / text_mask.sum(dim=1).to(logp.device)
 
 
 def text_inputs(model, heads: HeadCache, parts: PromptParts, row_texts: Sequence[torch.Tensor]) -> RowInputs:

@@ -42,13 +42,20 @@ def chat_split(tokenizer, system: str, user: str, plain_cue: str = "\n") -> tupl
 
 
 CLOZE_INSTRUCTION = "Answer in a few words."
+FREE_INSTRUCTION = "Answer in one or two sentences."  # a free-text question (Compare's, and the free-text term's)
 
 
-def question_block(question: Question, list_options: bool = True) -> str:
+def free_question_block(text: str, instruction: str = FREE_INSTRUCTION) -> str:
+    """A question asked alone, without options, and an instruction for the answer."""
+    return f"{DEFAULT_MC_FORMAT.question_prefix}{text.strip()}\n{instruction}"
+
+
+def question_block(question: Question, list_options: bool = True, instruction: str = CLOZE_INSTRUCTION) -> str:
     """The question, its lettered options and the instruction (the LLM backend's format);
-    ``list_options=False``: the question alone, for reading options by their text (cloze)."""
+    ``list_options=False``: the question alone with ``instruction`` (reading options by their
+    text, cloze; or a free-text answer)."""
     if not list_options:
-        return f"{DEFAULT_MC_FORMAT.question_prefix}{question.text.strip()}\n{CLOZE_INSTRUCTION}"
+        return free_question_block(question.text, instruction)
     return mc_user_text(question.text, list(question.options), DEFAULT_MC_FORMAT)
 
 
@@ -65,10 +72,12 @@ class PromptParts:
 class PromptBuilder:
     """Tokenizes the three parts of each question's prompt (memoized per question)."""
 
-    def __init__(self, tokenizer, system_prompt: str = SYSTEM_PROMPT, list_options: bool = True) -> None:
+    def __init__(self, tokenizer, system_prompt: str = SYSTEM_PROMPT, list_options: bool = True,
+                 instruction: str = CLOZE_INSTRUCTION) -> None:
         self.tokenizer = tokenizer
         self.system_prompt = system_prompt
         self.list_options = list_options
+        self.instruction = instruction  # after a question asked alone (list_options=False)
         self._memo: dict[tuple, PromptParts] = {}
         self._label_ids = self._letter_ids()
 
@@ -87,13 +96,14 @@ class PromptBuilder:
         return head + row_text + cue
 
     def _split(self, question: Question) -> tuple[str, str]:
-        return chat_split(self.tokenizer, self.system_prompt, question_block(question, self.list_options), plain_cue="\nAnswer:")
+        return chat_split(self.tokenizer, self.system_prompt, question_block(question, self.list_options, self.instruction),
+                          plain_cue="\nAnswer:")
 
     def parts(self, question: Question, cue_tokens: int | None = None) -> PromptParts:
         """Head, cue and label ids. ``cue_tokens=None``: the row part goes at the end of the user
         turn (where persona texts belong). ``cue_tokens=c``: the prompt is cut ``c`` tokens before
         its end instead (virtual tokens can sit anywhere; a 1-token cue makes each row cheapest)."""
-        key = (question.id, question.text, question.options, cue_tokens)
+        key = (question.id, question.text, question.options, cue_tokens)  # the builder's format is fixed
         got = self._memo.get(key)
         if got is None:
             head, cue = self._split(question)

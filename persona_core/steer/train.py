@@ -34,7 +34,8 @@ from persona_core.steer.checkpoint import (
 from persona_core.steer.config import SteerConfig
 from persona_core.steer.data import SteerSplit, epoch_batches, make_split
 from persona_core.steer.adapter import adapter_parameters, attach_adapter, inner_model, restore_adapter, save_adapter
-from persona_core.steer.engine import HeadCache, LiveHeads, model_geometry, score_virtual
+from persona_core.steer.engine import HeadCache, LiveHeads, continuation_logprobs, model_geometry, score_virtual, virtual_inputs
+from persona_core.steer.free_text import TARGETS_FILE, FreeTextTargets, free_text_builder, load_or_sample
 from persona_core.steer.model import SoftPromptModel, base_tokens
 from persona_core.steer.prompts import PromptBuilder
 from persona_core.steer.scoring import spm_logprobs
@@ -76,9 +77,14 @@ def row_targets(options: np.ndarray, n_options: int, distill: float, teacher_pro
 
 def first_rows(virtual, n: int):
     """The first ``n`` rows of a batch of virtual tokens (a tensor, or per-layer key/values)."""
+    return select_rows(virtual, slice(0, n))
+
+
+def select_rows(virtual, index):
+    """Rows ``index`` (a slice or positions) of a batch of virtual tokens (a tensor, or per-layer key/values)."""
     if isinstance(virtual, torch.Tensor):
-        return virtual[:n]
-    return [(k[:n], v[:n]) for k, v in virtual]
+        return virtual[index]
+    return [(k[index], v[index]) for k, v in virtual]
 
 
 def persona_shift_loss(logp: torch.Tensor, teacher_proba: np.ndarray) -> torch.Tensor:
@@ -117,6 +123,8 @@ class SPMTrainer:
         self.on_curve = on_curve
         self.builder = PromptBuilder(tokenizer)
         self.text_builder = PromptBuilder(tokenizer, list_options=False)
+        self.free_builder = free_text_builder(tokenizer)
+        self.free_text_targets: FreeTextTargets | None = None  # the last fit's (train.free_text > 0)
         self.heads = HeadCache(model, max_items=512)
 
     # ------------------------------------------------------------------ fit
@@ -129,12 +137,15 @@ class SPMTrainer:
         resume: bool = True,
         stop_after_epochs: int | None = None,
         teacher: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        free_text_targets: FreeTextTargets | None = None,
     ) -> TrainResult:
         """Train (or resume) and return the SPM. ``stop_after_epochs`` ends early (as if killed).
 
         ``teacher(respondents, questions)``: option probabilities (n x max options, zeros past a
         question's options) mixed into each row's target with weight ``config.train.distill``,
         e.g. the persona space's factorization's ``predict_proba``.
+        ``free_text_targets``: the free-text term's labelled answers (default, when
+        ``config.train.free_text > 0``: the base model's, :mod:`persona_core.steer.free_text`).
         """
         cfg, tcfg = self.config, self.config.train
         uses_teacher = tcfg.distill > 0 or tcfg.persona_shift > 0
@@ -153,6 +164,14 @@ class SPMTrainer:
             embedding_mean=train_vecs.mean(axis=0), embedding_std=train_vecs.std(axis=0),
             base=base_tokens(self.model, self.tokenizer, cfg.spm),
         )
+        free_targets = None
+        if tcfg.free_text > 0:
+            free_targets = free_text_targets if free_text_targets is not None else self._free_text_targets(survey, split)
+        self.free_text_targets = free_targets
+        if free_targets is not None:
+            notes.append(f"free-text term: {sum(map(len, free_targets.answers.values()))} base-model answers to "
+                         f"{len(free_targets.answers)} questions; {free_targets.option_coverage():.0%} of their options said by one")
+        free_rng = np.random.default_rng(tcfg.seed)
         peft_model = attach_adapter(self.model, cfg.adapter) if cfg.adapter is not None else None
         lm = self.model if peft_model is None else inner_model(peft_model)
         groups = [{"params": list(spm.parameters()), "lr": tcfg.lr, "base_lr": tcfg.lr}]
@@ -217,6 +236,15 @@ class SPMTrainer:
                                                   readout="text")
                         # weighted per row as the letter term: the few rows stand for their batch
                         loss = loss - tcfg.text_answer * (target[:n_text] * text_logp).sum() * (len(rows) / n_text) / n_rows
+                    if free_targets is not None:
+                        picked = free_targets.pick(q, a.option[rows[: tcfg.free_text_rows]], free_rng)
+                        if picked:
+                            where = torch.tensor([i for i, _ in picked])
+                            free_parts = self.free_builder.parts(survey.questions[q], cfg.spm.cue_tokens)
+                            inputs = virtual_inputs(lm, heads, free_parts, cfg.spm.mode, select_rows(virtual, where))
+                            free_lp = continuation_logprobs(lm, inputs, [torch.tensor(ids) for _, ids in picked])
+                            # weighted per row as the letter term: the few rows stand for their batch
+                            loss = loss - tcfg.free_text * free_lp.sum() * (len(rows) / len(picked)) / n_rows
                     loss.backward()  # per question: frees its graph before the next one
                     loss_sum += float(loss.detach())
                     if peft_model is not None:
@@ -267,6 +295,14 @@ class SPMTrainer:
         if self.on_curve is not None:
             self.on_curve(point)
         return point
+
+    def _free_text_targets(self, survey: Survey, split: SteerSplit) -> FreeTextTargets:
+        """The base model's option-labelled answers to the training questions (reused from the
+        checkpoint folder when made with the same settings)."""
+        tcfg = self.config.train
+        path = None if self.checkpoint_dir is None else self.checkpoint_dir / TARGETS_FILE
+        return load_or_sample(path, self.model, self.tokenizer, survey.questions, split.questions.tolist(),
+                              tcfg.free_text_samples, tcfg.free_text_tokens, tcfg.seed, tcfg.progress)
 
     def _subsample_notes(self, survey: Survey, split: SteerSplit) -> list[str]:
         notes = []

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from persona_core.llm.likelihood import closest_option, continuation_logprobs, perplexity
+from persona_core.llm.likelihood import NULL_ANSWER, closest_option, continuation_logprobs, perplexity
 
 
 def test_continuation_logprobs_match_a_plain_forward_pass_in_any_batch(llm):
@@ -45,3 +45,13 @@ def test_closest_option_is_a_distribution_and_follows_the_answer(llm):
     assert p[0] > q[0]  # the same options, read after opposite answers, move the same way
     with pytest.raises(ValueError, match="two options"):
         closest_option(llm, "Q?", "A", ["only one"])
+
+
+def test_calibrated_mapping_reads_a_content_free_answer_as_no_preference(llm):
+    options = ["yes", "no"]
+    raw = closest_option(llm, "Do you enjoy drinking tea?", NULL_ANSWER, options)
+    calibrated = closest_option(llm, "Do you enjoy drinking tea?", NULL_ANSWER, options, calibrate=True)
+    np.testing.assert_allclose(calibrated, [0.5, 0.5], atol=1e-9)  # the prior itself is removed
+    assert abs(raw[0] - 0.5) > 1e-3  # ... which the raw mapper has
+    p = closest_option(llm, "Do you enjoy drinking tea?", "Yes, I do.", options, calibrate=True)
+    assert p.shape == (2,) and p.sum() == pytest.approx(1.0)

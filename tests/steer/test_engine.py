@@ -4,7 +4,16 @@ from __future__ import annotations
 import torch
 
 from persona_core.data.survey import Question
-from persona_core.steer.engine import HeadCache, compute_kv, embed_ids, extend_kv, score_texts, score_virtual
+from persona_core.steer.engine import (
+    HeadCache,
+    compute_kv,
+    continuation_logprobs,
+    embed_ids,
+    extend_kv,
+    score_texts,
+    score_virtual,
+    text_inputs,
+)
 from persona_core.steer.prompts import PromptBuilder
 
 Q = Question("abany", "Should abortion be legal if the woman wants it for any reason?", ("yes", "no", "it depends"))
@@ -94,3 +103,21 @@ def test_reading_options_by_their_text_matches_a_full_forward_per_option(lm):
     torch.testing.assert_close(by_text.exp().sum(1), torch.ones(2))
     assert not torch.allclose(by_text, by_letter, atol=1e-2)
     assert not torch.allclose(by_text[0], by_text[1], atol=1e-3)  # the virtual tokens move it
+
+
+def test_each_rows_own_continuation_matches_a_full_forward_per_row(lm):
+    # left-padded rows of different lengths after a shared head, each with a continuation of its
+    # own length (right-padded): the same mean log-prob per token as one full forward per row
+    model, tok = lm
+    pb = PromptBuilder(tok, list_options=False)
+    parts = pb.parts(Q)
+    rows = [pb.encode_row_text(t) for t in ("", "\nI am young and live in a city.")]
+    texts = [torch.tensor(tok.encode(t, add_special_tokens=False)) for t in ("Yes, it should be legal.", "No.")]
+    with torch.no_grad():
+        got = continuation_logprobs(model, text_inputs(model, HeadCache(model), parts, rows), texts)
+    for i, (row, text) in enumerate(zip(rows, texts)):
+        prompt = torch.cat([parts.head, row, parts.cue])
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=torch.cat([prompt, text])[None]).logits[0].float(), -1)
+        want = torch.stack([logp[len(prompt) - 1 + j, t] for j, t in enumerate(text.tolist())]).mean()
+        torch.testing.assert_close(got[i], want, atol=2e-4, rtol=1e-4)

@@ -179,3 +179,81 @@ def test_text_answer_term_teaches_the_answer_in_words(lm, planted):
         assert result.learning_curve[-1]["accuracy"] >= 0.8, (weight, result.learning_curve)
         accuracy[weight] = _text_reading_accuracy(trainer, result, survey, emb, mask)
     assert accuracy[1.0] >= 0.8 and accuracy[1.0] - accuracy[0.0] >= 0.3, accuracy  # measured: 1.0 and 0.43
+
+
+def _planted_free_text_targets(survey, tokenizer):
+    """Hand-labelled free-text answers for the planted yes/no questions."""
+    from persona_core.steer.free_text import FreeTextTargets
+
+    said = {0: ("Yes, I really do.", "Yes, absolutely, every time."), 1: ("No, not at all.", "No, I really don't.")}
+    answers = {q: [(tokenizer.encode(t, add_special_tokens=False), o) for o, texts in said.items() for t in texts]
+               for q in range(survey.n_questions)}
+    return FreeTextTargets(answers=answers, settings={"n_options": {str(q): 2 for q in range(survey.n_questions)}})
+
+
+def _free_text_reading_accuracy(trainer, result, survey, emb, mask, targets) -> float:
+    """Held-out accuracy of the trained SPM's free text, read by likelihood: asked as Compare asks
+    (no options), does the persona's model give its group's answers a higher mean log-likelihood
+    per token than the other option's?"""
+    from persona_core.steer.engine import continuation_logprobs, virtual_inputs
+
+    a = survey.answers.take(mask)
+    mode, hits = trainer.config.spm.mode, []
+    for q in np.unique(a.question):
+        rows = np.flatnonzero(a.question == q)
+        parts = trainer.free_builder.parts(survey.questions[q], trainer.config.spm.cue_tokens)
+        with torch.no_grad():
+            virtual = result.spm(torch.from_numpy(emb[a.respondent[rows]]))
+            score = []
+            for option in (0, 1):
+                texts = [ids for ids, o in targets.answers[int(q)] if o == option]
+                lps = [continuation_logprobs(result.lm, virtual_inputs(result.lm, trainer.heads, parts, mode, virtual),
+                                             [torch.tensor(ids)] * rows.size) for ids in texts]
+                score.append(torch.stack(lps).mean(dim=0))
+        hits.extend((torch.stack(score, dim=1).argmax(dim=1).numpy() == a.option[rows]).tolist())
+    return float(np.mean(hits))
+
+
+@pytest.mark.slow
+def test_free_text_term_teaches_the_personas_answer_in_its_own_words(lm, planted):
+    # Trained on letters only, the persona does not reach free text; with the free-text term the
+    # same run makes each group's model prefer answers that say its option, asked without options.
+    model, tok = lm
+    survey, emb, _, mask = planted
+    targets = _planted_free_text_targets(survey, tok)
+    accuracy = {}
+    for weight in (0.0, 1.0):
+        cfg = _config(mode="suffix_kv", steps=12, lr=3e-2, eval_every=12)
+        cfg.train.free_text = weight
+        trainer = SPMTrainer(model, tok, cfg)
+        result = trainer.fit(survey, emb, mask, "planted", free_text_targets=targets)
+        assert result.learning_curve[-1]["accuracy"] >= 0.8, (weight, result.learning_curve)
+        accuracy[weight] = _free_text_reading_accuracy(trainer, result, survey, emb, mask, targets)
+    assert accuracy[1.0] >= 0.8 and accuracy[1.0] - accuracy[0.0] >= 0.3, accuracy
+
+
+def test_free_text_targets_are_sampled_for_yes_no_questions_and_reused(lm, tmp_path):
+    from persona_core.data.survey import Question
+    from persona_core.steer.free_text import FreeTextTargets, load_or_sample
+
+    model, tok = lm
+    questions = [Question("tea", "Do you enjoy drinking tea?", ("yes", "no"), ordinal=False),
+                 Question("size", "How big is your town?", ("small", "medium", "large"), ordinal=True)]
+    calls = []
+    labeller = lambda question, text: calls.append(text) or 1
+    path = tmp_path / "targets.json"
+    got = load_or_sample(path, model, tok, questions, [0, 1], 2, 6, 0, False, labeller=labeller)
+    assert list(got.answers) == [0] and 1 <= len(got.answers[0]) <= 2  # the 3-option question is skipped
+    assert all(o == 1 and 1 <= len(ids) <= 7 for ids, o in got.answers[0])
+    assert got.pick(0, np.array([1, 0]), np.random.default_rng(0))[0][0] == 0  # only row 0's option has answers
+    assert FreeTextTargets.load(path).answers == got.answers
+    n_calls = len(calls)
+    again = load_or_sample(path, model, tok, questions, [0, 1], 2, 6, 0, False, labeller=labeller)
+    assert again.answers == got.answers and len(calls) == n_calls  # same settings: read back, not sampled again
+
+
+@pytest.mark.parametrize("values, bad", [({"free_text": -0.1}, "free_text"), ({"free_text_rows": 0}, "free_text_rows"),
+                                         ({"free_text_samples": 0}, "free_text_samples")])
+def test_free_text_settings_are_checked(values, bad):
+    with pytest.raises(ValueError, match=bad):
+        TrainConfig(**values)

@@ -1,0 +1,90 @@
+"""How far the free-text answer-to-option mapper can be trusted; prints one JSON object.
+
+``bench/free_text.py`` judges whether free text carries the steering by mapping each generated
+answer to an option with the base model (:func:`persona_core.llm.likelihood.closest_option`).
+That figure means something only if the mapper reads a stance from an answer. Here it maps
+answers whose stance is known: on the GSS's yes/no questions (options exactly ``yes`` and ``no``)
+and on a few plain yes/no questions, every one of :data:`STANCES`' short answers (six that say
+yes, six that say no, none using the option's own word alone). For the raw mapper and the
+calibrated one (``calibrate=True``: minus its scores after a content-free answer), it reports
+accuracy, the share of answers mapped to ``yes`` (0.5 is unbiased) and accuracy on the option's
+own text.
+
+    python bench/answer_mapper.py [--space DIR] [--questions 20]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from persona_core.cli_steer import resolve_space  # noqa: E402
+from persona_core.llm import LLM  # noqa: E402
+from persona_core.llm.likelihood import closest_option  # noqa: E402
+from persona_core.llm.loading import load_model  # noqa: E402
+
+STANCES = {
+    "yes": ("Yes, I do.", "Absolutely.", "I'd say so, definitely.", "Of course, I'm all for it.", "Sure, that's true for me.",
+            "Yes, very much so."),
+    "no": ("No, I don't.", "Not at all.", "I'd say not, definitely.", "Of course not, I'm against it.",
+           "No, that's not true for me.", "No, not really."),
+}
+PLAIN_QUESTIONS = ("Do you enjoy drinking tea?", "Would you rather live in a big city?", "Do you watch sports on television?",
+                   "Should pets be allowed in restaurants?", "Do you like rainy weather?", "Do you read books every week?")
+
+
+def yes_no_questions(space, limit: int, seed: int) -> list[tuple[str, list[str]]]:
+    """Up to ``limit`` of the survey's questions whose options are exactly yes and no (seeded draw),
+    each as (text, its options in the survey's order)."""
+    found = [(q.text, list(q.options)) for q in space.survey.questions
+             if sorted(str(o).strip().lower() for o in q.options) == ["no", "yes"]]
+    rng = np.random.default_rng(seed)
+    keep = sorted(rng.choice(len(found), min(limit, len(found)), replace=False)) if found else []
+    return [found[i] for i in keep]
+
+
+def measure(llm, questions: list[tuple[str, list[str]]], calibrate: bool) -> dict:
+    hits, said_yes, own_text = [], [], []
+    for text, options in tqdm(questions, desc=f"calibrate={calibrate}", file=sys.stderr):
+        index = {str(o).strip().lower(): i for i, o in enumerate(options)}
+        for stance, answers in STANCES.items():
+            for answer in answers:
+                picked = int(np.argmax(closest_option(llm, text, answer, options, calibrate=calibrate)))
+                hits.append(picked == index[stance])
+                said_yes.append(picked == index["yes"])
+        for o, option in enumerate(options):
+            own_text.append(int(np.argmax(closest_option(llm, text, option, options, calibrate=calibrate))) == o)
+    return {"answers": len(hits), "accuracy": float(np.mean(hits)), "share_mapped_to_yes": float(np.mean(said_yes)),
+            "accuracy_on_option_text": float(np.mean(own_text))}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--space", help="persona space folder (default: the newest stored space)")
+    ap.add_argument("--questions", type=int, default=20, help="GSS yes/no questions drawn")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    space, _ = resolve_space(argparse.Namespace(db=None, dataset=None, space=args.space))
+    llm = LLM(*load_model())
+    sets = {"survey_yes_no": yes_no_questions(space, args.questions, args.seed),
+            "plain_yes_no": [(q, ["Yes", "No"]) for q in PLAIN_QUESTIONS]}
+    out = {"space": space.run_key, "load_average_at_start": os.getloadavg()[0],
+           "questions": {k: len(v) for k, v in sets.items()}}
+    for name, questions in sets.items():
+        out[name] = {"raw": measure(llm, questions, calibrate=False), "calibrated": measure(llm, questions, calibrate=True)}
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()
