@@ -164,10 +164,11 @@ class SPMTrainer:
             embedding_mean=train_vecs.mean(axis=0), embedding_std=train_vecs.std(axis=0),
             base=base_tokens(self.model, self.tokenizer, cfg.spm),
         )
-        free_targets = None
+        free_targets, t_free = None, time.perf_counter()
         if tcfg.free_text > 0:
             free_targets = free_text_targets if free_text_targets is not None else self._free_text_targets(survey, split)
         self.free_text_targets = free_targets
+        free_seconds = time.perf_counter() - t_free  # sampling the targets is part of training's time
         if free_targets is not None:
             notes.append(f"free-text term: {sum(map(len, free_targets.answers.values()))} base-model answers to "
                          f"{len(free_targets.answers)} questions; {free_targets.option_coverage():.0%} of their options said by one")
@@ -200,7 +201,7 @@ class SPMTrainer:
             notes.append(f"resumed from the checkpoint after epoch {start_epoch} (step {step})")
 
         a = survey.answers
-        t0 = time.perf_counter() - elapsed
+        t0 = time.perf_counter() - elapsed - free_seconds
         train_time = 0.0
         train_steps = 0
         end_epoch = tcfg.epochs if stop_after_epochs is None else min(tcfg.epochs, stop_after_epochs)
