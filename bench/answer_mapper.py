@@ -30,6 +30,7 @@ from persona_core.cli_steer import resolve_space  # noqa: E402
 from persona_core.llm import LLM  # noqa: E402
 from persona_core.llm.likelihood import closest_option  # noqa: E402
 from persona_core.llm.loading import load_model  # noqa: E402
+from persona_core.steer.free_text import is_yes_no  # noqa: E402
 
 STANCES = {
     "yes": ("Yes, I do.", "Absolutely.", "I'd say so, definitely.", "Of course, I'm all for it.", "Sure, that's true for me.",
@@ -44,8 +45,7 @@ PLAIN_QUESTIONS = ("Do you enjoy drinking tea?", "Would you rather live in a big
 def yes_no_questions(space, limit: int, seed: int) -> list[tuple[str, list[str]]]:
     """Up to ``limit`` of the survey's questions whose options are exactly yes and no (seeded draw),
     each as (text, its options in the survey's order)."""
-    found = [(q.text, list(q.options)) for q in space.survey.questions
-             if sorted(str(o).strip().lower() for o in q.options) == ["no", "yes"]]
+    found = [(q.text, list(q.options)) for q in space.survey.questions if is_yes_no(q)]
     rng = np.random.default_rng(seed)
     keep = sorted(rng.choice(len(found), min(limit, len(found)), replace=False)) if found else []
     return [found[i] for i in keep]

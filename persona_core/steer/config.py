@@ -115,25 +115,16 @@ class TrainConfig:
     free_text_rows: int = 8
 
     def __post_init__(self) -> None:
-        if self.free_text < 0:
-            raise ValueError(f"free_text must be >= 0, got {self.free_text}")
-        for name in ("free_text_samples", "free_text_tokens", "free_text_rows"):
+        for name in ("free_text", "text_answer", "text_answer_questions", "persona_shift"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("free_text_samples", "free_text_tokens", "free_text_rows", "text_answer_rows", "questions_per_step"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.text_answer < 0:
-            raise ValueError(f"text_answer must be >= 0, got {self.text_answer}")
-        if self.text_answer_rows < 1:
-            raise ValueError(f"text_answer_rows must be >= 1, got {self.text_answer_rows}")
-        if self.text_answer_questions < 0:
-            raise ValueError(f"text_answer_questions must be >= 0, got {self.text_answer_questions}")
-        if self.persona_shift < 0:
-            raise ValueError(f"persona_shift must be >= 0, got {self.persona_shift}")
         if not 0.0 <= self.distill <= 1.0:
             raise ValueError(f"distill must be in [0, 1], got {self.distill}")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
-        if self.questions_per_step < 1:
-            raise ValueError(f"questions_per_step must be >= 1, got {self.questions_per_step}")
         if self.schedule == "cosine" and self.steps_per_epoch is None:
             raise ValueError("the cosine schedule needs steps_per_epoch (its length is epochs x steps_per_epoch)")
 

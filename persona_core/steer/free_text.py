@@ -40,6 +40,11 @@ def is_yes_no(question: Question) -> bool:
     return sorted(str(o).strip().lower() for o in question.options) == ["no", "yes"]
 
 
+def yes_no_indices(questions: Sequence[Question], indices: Sequence[int]) -> list[int]:
+    """The ``indices`` whose questions are yes/no (:func:`is_yes_no`), in order."""
+    return [int(i) for i in indices if is_yes_no(questions[int(i)])]
+
+
 def free_text_builder(tokenizer) -> PromptBuilder:
     """The prompt a free-text answer is asked with: the question alone and Compare's instruction."""
     return PromptBuilder(tokenizer, list_options=False, instruction=FREE_INSTRUCTION)
@@ -103,7 +108,7 @@ def sample_targets(
     builder = free_text_builder(tokenizer)
     if labeller is None:
         labeller = lambda question, text: int(np.argmax(closest_option(llm, question.text, text, list(question.options))))
-    indices = [int(i) for i in indices if is_yes_no(questions[int(i)])]
+    indices = yes_no_indices(questions, indices)
     targets = FreeTextTargets(settings={"samples": samples, "max_tokens": max_tokens, "seed": seed, "questions": indices,
                                         "n_options": {str(i): questions[i].n_options for i in indices}})
     bar = tqdm(indices, desc="free-text targets", unit="question", disable=not progress, leave=False, file=sys.stderr)
@@ -128,8 +133,7 @@ def load_or_sample(path: Path | None, model, tokenizer, questions, indices, samp
     (saved there when ``path`` is given)."""
     if path is not None and path.exists():
         got = FreeTextTargets.load(path)
-        same = {"samples": samples, "max_tokens": max_tokens, "seed": seed,
-                "questions": [int(i) for i in indices if is_yes_no(questions[int(i)])]}
+        same = {"samples": samples, "max_tokens": max_tokens, "seed": seed, "questions": yes_no_indices(questions, indices)}
         if all(got.settings.get(k) == v for k, v in same.items()):
             return got
     targets = sample_targets(model, tokenizer, questions, indices, samples, max_tokens, seed, progress, labeller)

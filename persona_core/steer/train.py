@@ -75,11 +75,6 @@ def row_targets(options: np.ndarray, n_options: int, distill: float, teacher_pro
     return torch.from_numpy(target)
 
 
-def first_rows(virtual, n: int):
-    """The first ``n`` rows of a batch of virtual tokens (a tensor, or per-layer key/values)."""
-    return select_rows(virtual, slice(0, n))
-
-
 def select_rows(virtual, index):
     """Rows ``index`` (a slice or positions) of a batch of virtual tokens (a tensor, or per-layer key/values)."""
     if isinstance(virtual, torch.Tensor):
@@ -233,7 +228,7 @@ class SPMTrainer:
                     if tcfg.text_answer > 0 and i_batch < tcfg.text_answer_questions:
                         text_parts = self.text_builder.parts(survey.questions[q], cfg.spm.cue_tokens)
                         n_text = min(tcfg.text_answer_rows, len(rows))
-                        text_logp = score_virtual(lm, heads, text_parts, cfg.spm.mode, first_rows(virtual, n_text),
+                        text_logp = score_virtual(lm, heads, text_parts, cfg.spm.mode, select_rows(virtual, slice(0, n_text)),
                                                   readout="text")
                         # weighted per row as the letter term: the few rows stand for their batch
                         loss = loss - tcfg.text_answer * (target[:n_text] * text_logp).sum() * (len(rows) / n_text) / n_rows
