@@ -167,6 +167,9 @@ def open_question_check(comparer: Comparer, space, record: dict, n_pairs: int, n
         "chance": float(np.mean(chance)),
         "steered_minus_unsteered": rate["steered"] - rate["unsteered"],
         "steered_over_unsteered": rate["steered"] / rate["unsteered"] if rate["unsteered"] else None,
+        # one character per pair (1: matched), in the seeded pairs' order: runs of other checkpoints
+        # on the same pairs can be compared pair by pair (McNemar), not only by their rates
+        "hits_per_pair": {k: "".join("1" if h else "0" for h in hits[k]) for k in ("unsteered", "steered", "mc_steered")},
         "examples": examples,
     }
 

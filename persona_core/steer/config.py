@@ -82,7 +82,9 @@ class TrainConfig:
     mapped to its option (:mod:`persona_core.steer.free_text`); then, in every question batch
     of a step whose question has such answers, the batch's first ``free_text_rows`` rows are each
     taught (teacher-forced, mean log-likelihood per token) one of them that says the row's real
-    option, after the question asked as Compare asks it.
+    option, after the question asked as Compare asks it. ``free_text_params``: what that term
+    trains: ``all`` (the SPM and the adapter) or ``spm`` (the SPM only; the adapter, shared by
+    every persona, gets no gradient from it and is left to the letters).
     """
 
     lr: float = 3e-3
@@ -113,6 +115,7 @@ class TrainConfig:
     free_text_samples: int = 8
     free_text_tokens: int = 24
     free_text_rows: int = 8
+    free_text_params: str = "all"
 
     def __post_init__(self) -> None:
         for name in ("free_text", "text_answer", "text_answer_questions", "persona_shift"):
@@ -121,6 +124,8 @@ class TrainConfig:
         for name in ("free_text_samples", "free_text_tokens", "free_text_rows", "text_answer_rows", "questions_per_step"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.free_text_params not in ("all", "spm"):
+            raise ValueError(f"free_text_params must be 'all' or 'spm', got {self.free_text_params!r}")
         if not 0.0 <= self.distill <= 1.0:
             raise ValueError(f"distill must be in [0, 1], got {self.distill}")
         if self.schedule not in ("constant", "cosine"):

@@ -240,7 +240,13 @@ class SPMTrainer:
                             inputs = virtual_inputs(lm, heads, free_parts, cfg.spm.mode, select_rows(virtual, where))
                             free_lp = continuation_logprobs(lm, inputs, [torch.tensor(ids) for _, ids in picked])
                             # weighted per row as the letter term: the few rows stand for their batch
-                            loss = loss - tcfg.free_text * free_lp.sum() * (len(rows) / len(picked)) / n_rows
+                            free_loss = -tcfg.free_text * free_lp.sum() * (len(rows) / len(picked)) / n_rows
+                            if tcfg.free_text_params == "spm" and peft_model is not None:
+                                # into the SPM's weights only; the graph up to `virtual` is the letters' too
+                                free_loss.backward(inputs=list(spm.parameters()), retain_graph=True)
+                                loss_sum += float(free_loss.detach())
+                            else:
+                                loss = loss + free_loss
                     loss.backward()  # per question: frees its graph before the next one
                     loss_sum += float(loss.detach())
                     if peft_model is not None:

@@ -232,6 +232,32 @@ def test_free_text_term_teaches_the_personas_answer_in_its_own_words(lm, planted
     assert accuracy[1.0] >= 0.8 and accuracy[1.0] - accuracy[0.0] >= 0.3, accuracy
 
 
+def test_free_text_term_can_leave_the_adapter_to_the_letters(lm, planted):
+    # free_text_params="spm": the term's gradient reaches the SPM but not the shared adapter, so
+    # after one step the adapter is exactly what the letters alone make of it; with "all" it is not.
+    from persona_core.steer.adapter import AdapterConfig
+
+    model, tok = lm
+    survey, emb, _, mask = planted
+    targets = _planted_free_text_targets(survey, tok)
+
+    def one_step(weight, params):
+        cfg = _config(mode="suffix_kv", steps=1, lr=3e-2)
+        cfg.adapter = AdapterConfig(r=2)
+        cfg.train.free_text, cfg.train.free_text_params = weight, params
+        result = SPMTrainer(model, tok, cfg).fit(survey, emb, mask, "planted", free_text_targets=targets)
+        lora = torch.cat([p.detach().flatten() for n, p in result.lm.named_parameters() if "lora_" in n])
+        return lora, torch.cat([p.detach().flatten() for p in result.spm.parameters()])
+
+    letters_only, spm_letters = one_step(0.0, "all")
+    spm_only, spm_spm_only = one_step(1.0, "spm")
+    everything, _ = one_step(1.0, "all")
+    assert letters_only.abs().sum() > 0  # the adapter did move
+    assert torch.equal(spm_only, letters_only)
+    assert not torch.equal(everything, letters_only)
+    assert not torch.equal(spm_spm_only, spm_letters)  # the term still trains the SPM
+
+
 def test_free_text_targets_are_sampled_for_yes_no_questions_and_reused(lm, tmp_path):
     from persona_core.data.survey import Question
     from persona_core.steer.free_text import FreeTextTargets, load_or_sample
@@ -253,7 +279,8 @@ def test_free_text_targets_are_sampled_for_yes_no_questions_and_reused(lm, tmp_p
 
 
 @pytest.mark.parametrize("values, bad", [({"free_text": -0.1}, "free_text"), ({"free_text_rows": 0}, "free_text_rows"),
-                                         ({"free_text_samples": 0}, "free_text_samples")])
+                                         ({"free_text_samples": 0}, "free_text_samples"),
+                                         ({"free_text_params": "adapter"}, "free_text_params")])
 def test_free_text_settings_are_checked(values, bad):
     with pytest.raises(ValueError, match=bad):
         TrainConfig(**values)
