@@ -200,8 +200,10 @@ def first_tokens(page, repeats: int, max_new_tokens: int, new_questions: bool = 
 
 
 def one_batch(env: dict[str, str], repeats: int, max_new_tokens: int) -> dict:
-    """Wall time of a comparison (both sides, one batch) against the unsteered side alone, in this
-    process with the app's service objects; every generation runs ``max_new_tokens`` steps."""
+    """Wall time of a comparison (both sides) against the unsteered side alone, in this process
+    with the app's service objects; every generation runs ``max_new_tokens`` steps. Both ways of
+    decoding the comparison's two rows, interleaved: ``side_by_side`` (the app's: two batch-1
+    streams in two threads) and ``one_batch`` (one batch of two)."""
     from persona_core.llm import LLM, GenerationSettings
     from persona_core.service.catalog import database_status, load_space_view
     from persona_core.service.checkpoints import find_checkpoints, load_spm
@@ -214,7 +216,8 @@ def one_batch(env: dict[str, str], repeats: int, max_new_tokens: int) -> dict:
     llm = LLM.from_config()
     found = find_checkpoints(view.run_key)
     spm = load_spm(found[0].path, view.run_key, llm)[0] if found else None
-    comparer = Comparer(llm, spm=spm, spm_path=found[0].path if found else None)
+    comparer = Comparer(llm, spm=spm, spm_path=found[0].path if found else None, parallel_rows=True)
+    batched = Comparer(llm, spm=spm, spm_path=found[0].path if found else None, parallel_rows=False)
     persona = cohort_persona(view, view.cohorts[0]) if view.cohorts else respondent_persona(view, view.survey.respondent_ids[0])
     description = describe_persona(view, persona)
     question = view.survey.questions[0]
@@ -229,15 +232,24 @@ def one_batch(env: dict[str, str], repeats: int, max_new_tokens: int) -> dict:
     out = {"max_new_tokens": max_new_tokens, "spm": found[0].label if found else None}
     for method in comparer.methods:
         wall(comparer.unsteered_stream(question, settings))  # warm-up: question head cached, code paths run
-        wall(comparer.stream(question, method, persona, description, settings))
-        alone, both = [], []
-        for _ in range(repeats):  # interleaved, so drifts in machine speed hit both alike
+        for c in (comparer, batched):
+            wall(c.stream(question, method, persona, description, settings))
+        alone, both, side, prepared = [], [], [], []
+        for _ in range(repeats):  # interleaved, so drifts in machine speed hit all alike
             alone.append(round(wall(comparer.unsteered_stream(question, settings)), 4))
-            comparer.forget_prepared()  # the whole prompt runs in the timed call, as for the unsteered side
-            both.append(round(wall(comparer.stream(question, method, persona, description, settings)), 4))
-        out[method] = {"unsteered_alone": quantiles(alone), "one_batch": quantiles(both),
+            for c, times in ((batched, both), (comparer, side)):
+                c.forget_prepared()  # the whole prompt runs in the timed call, as for the unsteered side
+                times.append(round(wall(c.stream(question, method, persona, description, settings)), 4))
+            # as the page does: the prompt run ahead once the persona and question are shown
+            comparer.forget_prepared()
+            comparer.prepare(question, method, persona, description)
+            prepared.append(round(wall(comparer.stream(question, method, persona, description, settings)), 4))
+        times = {"unsteered_alone": alone, "one_batch": both, "side_by_side": side, "side_by_side_prepared": prepared}
+        out[method] = {**{k: quantiles(v) for k, v in times.items()},
                        "ratio_p50": round(statistics.median(both) / statistics.median(alone), 3),
-                       "raw_s": {"unsteered_alone": alone, "one_batch": both}}
+                       "ratio_side_by_side_p50": round(statistics.median(side) / statistics.median(alone), 3),
+                       "ratio_side_by_side_prepared_p50": round(statistics.median(prepared) / statistics.median(alone), 3),
+                       "raw_s": times}
     return out
 
 

@@ -61,6 +61,15 @@ class Prefill:
         layers = getattr(out, cache_arg).layers
         return cls(out.logits[:, -1:, :], [(layer.keys, layer.values) for layer in layers], mask, positions)
 
+    @property
+    def n_rows(self) -> int:
+        return int(self.mask.shape[0])
+
+    def row(self, i: int) -> "Prefill":
+        """Row ``i`` alone (views, nothing copied), to decode on its own."""
+        s = slice(i, i + 1)
+        return Prefill(self.logits[s], [(k[s], v[s]) for k, v in self.kv], self.mask[s], self.positions[s])
+
 
 class LLM:
     """A frozen causal LM with its tokenizer: chat prompts, generation, option scoring."""
@@ -230,11 +239,13 @@ class LLM:
             )
         return Prefill.from_output(out, self._cache_arg, inputs.attention_mask, inputs.position_ids[:, -1:])
 
-    def stream_prefill(self, prefill: Prefill, settings: GenerationSettings | None = None) -> Iterator[list[str]]:
-        """Decode on from ``prefill`` (left unchanged: the cache decoding appends to is a new one)."""
+    def stream_prefill(self, prefill: Prefill, settings: GenerationSettings | None = None,
+                       first_row: int = 0) -> Iterator[list[str]]:
+        """Decode on from ``prefill`` (left unchanged: the cache decoding appends to is a new one).
+        ``first_row``: which row of a larger batch ``prefill`` starts at (its sampling seeds)."""
         cache = DynamicCache(ddp_cache_data=list(prefill.kv))
         out = SimpleNamespace(logits=prefill.logits, **{self._cache_arg: cache})
-        yield from self.continue_stream(out, prefill.mask, prefill.positions, settings)
+        yield from self.continue_stream(out, prefill.mask, prefill.positions, settings, first_row=first_row)
 
     @property
     def cache_arg(self) -> str:
@@ -248,18 +259,20 @@ class LLM:
         mask: torch.Tensor,
         positions: torch.Tensor,
         settings: GenerationSettings | None = None,
+        first_row: int = 0,
     ) -> Iterator[list[str]]:
         """Decode on from a first forward pass (shared by every way of building the input, e.g.
         per-row key/value caches in :mod:`persona_core.service.decoding`).
 
         ``out``: that pass's output (logits of the last position and the cache); ``mask``: the
-        attention mask so far (B x length); ``positions``: (B x 1) position of each row's last token.
+        attention mask so far (B x length); ``positions``: (B x 1) position of each row's last token;
+        ``first_row``: see :func:`persona_core.llm.sampling.row_generators`.
         """
         settings = settings or GenerationSettings()
         n = mask.shape[0]
         decoders = [IncrementalDecoder(self.tokenizer) for _ in range(n)]
         done = [False] * n
-        gens = row_generators(settings, n, self.device)
+        gens = row_generators(settings, n, self.device, first_row)
         for step in range(settings.max_new_tokens):
             with torch.inference_mode():
                 tokens = next_tokens(out.logits[:, -1, :], settings, gens)

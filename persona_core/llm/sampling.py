@@ -32,15 +32,18 @@ class GenerationSettings:
         return self.temperature == 0
 
 
-def row_generators(settings: GenerationSettings, n_rows: int, device: torch.device) -> list[torch.Generator]:
-    """One random generator per row (seeded ``seed + i``, or randomly when no seed)."""
+def row_generators(settings: GenerationSettings, n_rows: int, device: torch.device,
+                   first_row: int = 0) -> list[torch.Generator]:
+    """One random generator per row (row ``i`` seeded ``seed + first_row + i``, or randomly when
+    no seed): a batch's row ``k`` decoded on its own, with ``first_row=k``, draws as it would in
+    the batch."""
     gens = []
     for i in range(n_rows):
         gen = torch.Generator(device=device)
         if settings.seed is None:
             gen.seed()
         else:
-            gen.manual_seed(settings.seed + i)
+            gen.manual_seed(settings.seed + first_row + i)
         gens.append(gen)
     return gens
 

@@ -12,12 +12,16 @@ one batch, so both sides stream together. SPMs whose virtual tokens are keys/val
 (``suffix_kv``: after the question's cached keys/values; ``prefix``: before everything) decode
 through :func:`persona_core.service.decoding.prefill_from_past`, still one batch. The batch's
 prompt can be run ahead (:meth:`Comparer.prepare`, which the page calls once the persona and
-question are shown) and is kept, so a click decodes from the first token. Option probabilities
+question are shown) and is kept, so a click decodes from the first token. From there the two rows
+decode side by side, each a batch of one in its own thread (:mod:`persona_core.llm.parallel`;
+on a CPU that is cheaper than a batch of two), the steered row of an adapter's SPM on a copy of
+the model with the adapter merged in. Option probabilities
 for a bank question come from the same layout with the training instruction, scored as in training.
 """
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +32,12 @@ import torch
 
 from persona_core.data.survey import Question
 from persona_core.llm import LLM, GenerationSettings, Prefill
+from persona_core.llm.parallel import lockstep, parallel_rows_pay
 from persona_core.llm.prompts import MCFormat, mc_user_text
 from persona_core.memo import LockedLRU
 from persona_core.service.personas import Persona
 from persona_core.service.decoding import prefill_from_past, stream_from_past
-from persona_core.steer.adapter import BASE, enable_row_adapters, row_adapters, with_row_adapters
+from persona_core.steer.adapter import BASE, enable_row_adapters, merged_copy, row_adapters, with_row_adapters
 from persona_core.steer.engine import HeadCache, extend_kv, rotate_keys, score_texts, score_virtual
 from persona_core.steer.prompts import SYSTEM_PROMPT, PromptBuilder, chat_split, free_question_block
 
@@ -77,14 +82,20 @@ def question_text(question: Question | str) -> str:
 
 
 class Comparer:
-    """Generates and scores the unsteered and the steered answer of one persona in one batch.
+    """Generates and scores the unsteered and the steered answer of one persona, side by side.
 
     ``spm``: a loaded :class:`persona_core.steer.model.SoftPromptModel` (``None``: only text
-    steering); ``spm_path``: where it came from (recorded with stored pairs).
+    steering); ``spm_path``: where it came from (recorded with stored pairs). ``parallel_rows``:
+    decode the two rows side by side in two threads (default: where torch has 2+ threads) rather
+    than as one batch of two.
     """
 
-    def __init__(self, llm: LLM, spm=None, spm_path: str | Path | None = None, system_prompt: str = SYSTEM_PROMPT) -> None:
+    def __init__(self, llm: LLM, spm=None, spm_path: str | Path | None = None, system_prompt: str = SYSTEM_PROMPT,
+                 parallel_rows: bool | None = None) -> None:
         self.llm = llm
+        self.parallel_rows = parallel_rows_pay() if parallel_rows is None else parallel_rows
+        self._merged: LLM | None = None
+        self._merged_lock = threading.Lock()
         self.spm = spm
         self.spm_path = None if spm_path is None else str(spm_path)
         self.system_prompt = system_prompt
@@ -103,6 +114,13 @@ class Comparer:
             self._adapted_view = Comparer(LLM(lm, self.llm.tokenizer), spm=self.spm, spm_path=self.spm_path,
                                           system_prompt=self.system_prompt)
         return self._adapted_view
+
+    def _merged_llm(self, adapted: LLM) -> LLM:
+        """``adapted``'s model with its adapter merged in (made once): the steered row alone."""
+        with self._merged_lock:
+            if self._merged is None:
+                self._merged = LLM(merged_copy(adapted.model), self.llm.tokenizer)
+            return self._merged
 
     def unsteered_stream(self, question: Question | str, settings: GenerationSettings | None) -> Iterator[list[str]]:
         """The unsteered answer alone, on the plain base model (shared question-head cache)."""
@@ -305,10 +323,10 @@ class Comparer:
         description: str | None = None,
         settings: GenerationSettings | None = None,
     ) -> Iterator[tuple[str, str]]:
-        """Yield ``(unsteered piece, steered piece)`` per decoding step, from one batch (see
-        :meth:`_batch`; from the prompt run ahead by :meth:`prepare` when there is one). With an
-        adapter and an embedding-mode SPM the two sides run on the two models, step by step side
-        by side."""
+        """Yield ``(unsteered piece, steered piece)`` per decoding step, from one batch's prompt
+        (see :meth:`_batch`; from the prompt run ahead by :meth:`prepare` when there is one), the
+        rows decoded side by side (``parallel_rows``) or as that batch. With an adapter and an
+        embedding-mode SPM the two sides run on the two models, step by step side by side."""
         self._check(method, persona, description)
         adapted = self._adapted() if method == "spm" else None
         if adapted is not None and self.spm_mode not in KV_MODES:
@@ -317,9 +335,14 @@ class Comparer:
             yield from itertools.zip_longest(plain, steered, fillvalue="")
             return
         llm, prefill, names = self._batch(question, method, persona, description)
-        steps = llm.stream_prefill(prefill, settings)
-        if names is not None:
-            steps = with_row_adapters(steps, names)
+        if self.parallel_rows:
+            # the unsteered row on the plain model (what the batch's adapter-skipping row computes)
+            decoders = [self.llm, llm if names is None else self._merged_llm(llm)]
+            steps = lockstep([d.stream_prefill(prefill.row(i), settings, first_row=i) for i, d in enumerate(decoders)])
+        else:
+            steps = llm.stream_prefill(prefill, settings)
+            if names is not None:
+                steps = with_row_adapters(steps, names)
         for pieces in steps:
             yield pieces[0], pieces[1]
 

@@ -103,6 +103,23 @@ def load_adapter(base_model, config: AdapterConfig, directory: str | Path):
     return peft_model
 
 
+def merged_copy(lm):
+    """A copy of ``lm`` (a model with LoRA layers inside) with each adapter added into its base
+    weights and the LoRA layers gone: the adapted model's function, at the base model's cost per
+    step. For decoding a row that always uses the adapter; it costs a second copy of the weights."""
+    from peft.tuners.lora import LoraLayer
+
+    clone = copy.deepcopy(lm)
+    for name, module in list(clone.named_modules()):
+        if isinstance(module, LoraLayer):
+            module.merge()
+            parent_name, _, attr = name.rpartition(".")
+            setattr(clone.get_submodule(parent_name) if parent_name else clone, attr, module.get_base_layer())
+    for p in clone.parameters():
+        p.requires_grad_(False)
+    return clone.eval()
+
+
 # ------------------------------------------------------- one batch, rows on and off the adapter
 # PEFT mixes adapters within one batch through LoRA layers' ``adapter_names`` argument ("__base__":
 # the row skips every adapter), which it passes only from ``PeftModel.forward``/``generate``. The

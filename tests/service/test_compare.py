@@ -64,9 +64,9 @@ def test_prepare_computes_the_prompt_ahead_and_generation_is_unchanged(llm, view
     finally:
         hook.remove()
     assert (result.unsteered, result.steered) == (reference.unsteered, reference.steered)
-    # after prepare, the click runs one token per step after the first: nothing of the prompt (the
-    # question, and the persona text of about 200 tokens) runs again
-    assert set(forwards) == {1} and len(forwards) < GREEDY.max_new_tokens
+    # after prepare, the click runs one token per row and step after the first: nothing of the
+    # prompt (the question, and the persona text of about 200 tokens) runs again
+    assert set(forwards) == {1} and len(forwards) < 2 * GREEDY.max_new_tokens
     # the prompt run ahead is not used up: another generation from it, sampled, is the same as
     # one without it
     sampled = GenerationSettings(temperature=0.9, max_new_tokens=6, seed=3, ignore_eos=True)
@@ -76,6 +76,20 @@ def test_prepare_computes_the_prompt_ahead_and_generation_is_unchanged(llm, view
     assert (again.unsteered, again.steered) == (fresh.unsteered, fresh.steered)
     with pytest.raises(SteeringUnavailable, match="description"):
         comparer.prepare(question, "text", persona, " ")
+
+
+def test_rows_decoded_side_by_side_say_what_the_one_batch_says(llm, view):
+    # the app decodes the two rows as two batch-1 streams in two threads; each row keeps its
+    # sampling seed (seed + row), so greedy and seeded answers are those of the batch of two
+    persona = cohort_persona(view, view.cohorts[0])
+    description = describe_persona(view, persona)
+    question = view.survey.questions[2]
+    sampled = GenerationSettings(temperature=0.9, max_new_tokens=8, seed=5, ignore_eos=True)
+    for settings in (GREEDY, sampled):
+        side = Comparer(llm, parallel_rows=True).compare(question, "text", persona, description, settings)
+        batch = Comparer(llm, parallel_rows=False).compare(question, "text", persona, description, settings)
+        assert (side.unsteered, side.steered) == (batch.unsteered, batch.steered)
+        assert side.unsteered != side.steered
 
 
 def test_option_probabilities_sum_to_one_and_move_with_the_persona(llm, view):

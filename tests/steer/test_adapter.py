@@ -113,3 +113,26 @@ def test_row_adapters_mix_plain_and_adapted_rows_in_one_batch_per_thread(lm):
     torch.testing.assert_close(mixed[1], on, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(seen_elsewhere[0], on, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(after[0], on, atol=1e-4, rtol=1e-4)  # outside the block: the adapter again
+
+
+def test_merged_copy_computes_the_adapted_model_without_lora_layers(lm):
+    from peft.tuners.lora import LoraLayer
+
+    from persona_core.steer.adapter import adapter_parameters, attach_adapter, inner_model, merged_copy
+
+    model, tok = lm
+    torch.manual_seed(0)
+    peft_model = attach_adapter(model, AdapterConfig(r=2))
+    with torch.no_grad():
+        for p in adapter_parameters(peft_model):
+            p.normal_(0, 0.05)
+    adapted = inner_model(peft_model)
+    merged = merged_copy(adapted)
+    assert not any(isinstance(m, LoraLayer) for m in merged.modules())
+    assert any(isinstance(m, LoraLayer) for m in adapted.modules())  # the adapted model is left as it was
+    ids = torch.tensor([tok.encode("Do you trust the news media?")])
+    with torch.inference_mode():
+        plain, on, got = (m(input_ids=ids).logits[0] for m in (model, adapted, merged))
+    assert (plain - on).abs().max() > 1e-2
+    torch.testing.assert_close(got, on, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(model(input_ids=ids).logits[0], plain)  # the base model is untouched
