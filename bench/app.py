@@ -229,7 +229,7 @@ def one_batch(env: dict[str, str], repeats: int, max_new_tokens: int) -> dict:
             pass
         return time.perf_counter() - t
 
-    out = {"max_new_tokens": max_new_tokens, "spm": found[0].label if found else None}
+    out = {"max_new_tokens": max_new_tokens, "checkpoint": found[0].label if found else None}
     for method in comparer.methods:
         wall(comparer.unsteered_stream(question, settings))  # warm-up: question head cached, code paths run
         for c in (comparer, batched):
