@@ -102,18 +102,21 @@ class Comparer:
         self.builder = PromptBuilder(llm.tokenizer, system_prompt=system_prompt)
         self.heads = HeadCache(llm.model, max_items=64)
         self._prefills: LockedLRU[tuple[LLM, Prefill, list[str] | None]] = LockedLRU(PREFILLS_KEPT)
-        self._adapted_view: Comparer | None = None
+        self._adapted_views: dict[bool, Comparer] = {}
 
-    def _adapted(self) -> "Comparer | None":
+    def _adapted(self, generation: bool = True) -> "Comparer | None":
         """For an SPM trained with a LoRA adapter: a comparer over the adapted copy of the model
-        (its own question-head cache), used for the steered side only. ``None`` otherwise."""
-        lm = None if self.spm is None else self.spm.steered_lm
+        (its own question-head cache), used for the steered side only; ``generation``: the copy
+        that generates text (:attr:`SoftPromptModel.generation_lm`), else the one that scores
+        options. ``None`` otherwise."""
+        lm = None if self.spm is None else (self.spm.generation_lm if generation else self.spm.steered_lm)
         if lm is None or lm is self.llm.model:
             return None
-        if self._adapted_view is None:
-            self._adapted_view = Comparer(LLM(lm, self.llm.tokenizer), spm=self.spm, spm_path=self.spm_path,
-                                          system_prompt=self.system_prompt)
-        return self._adapted_view
+        view = self._adapted_views.get(generation)
+        if view is None or view.llm.model is not lm:
+            view = self._adapted_views[generation] = Comparer(
+                LLM(lm, self.llm.tokenizer), spm=self.spm, spm_path=self.spm_path, system_prompt=self.system_prompt)
+        return view
 
     def _merged_llm(self, adapted: LLM) -> LLM:
         """``adapted``'s model with its adapter merged in (made once): the steered row alone."""
@@ -285,8 +288,8 @@ class Comparer:
     def forget_prepared(self) -> None:
         """Drop the prompts run ahead (keep the question heads)."""
         self._prefills.clear()
-        if self._adapted_view is not None:
-            self._adapted_view.forget_prepared()
+        for view in self._adapted_views.values():
+            view.forget_prepared()
 
     def _batch(self, question: Question | str, method: str, persona: Persona | None,
                description: str | None) -> tuple[LLM, Prefill, list[str] | None]:
@@ -405,6 +408,6 @@ class Comparer:
             else:
                 plain = score_texts(model, self.heads, parts, [empty])[0]
                 cut = self.builder.parts(question, self.spm.config.cue_tokens)
-                on = self._adapted() or self  # the adapted copy, when the SPM was trained with one
+                on = self._adapted(generation=False) or self  # the adapted copy, when the SPM was trained with one
                 steered = score_virtual(on.llm.model, on.heads, cut, self.spm_mode, self._virtual(persona))[0]
         return (np.exp(plain.double().cpu().numpy()), np.exp(steered.double().cpu().numpy()))

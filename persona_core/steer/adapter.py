@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 ADAPTER_WEIGHTS = "adapter.safetensors"
+FREE_TEXT_ADAPTER_WEIGHTS = "adapter_free_text.safetensors"  # train.free_text_params = "own_adapter"
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -71,11 +72,11 @@ def adapter_parameters(peft_model) -> list[torch.nn.Parameter]:
     return [p for p in peft_model.parameters() if p.requires_grad]
 
 
-def save_adapter(peft_model, directory: str | Path) -> Path:
-    """Write the adapter's weights to ``directory/adapter.safetensors`` (temp name, then rename)."""
+def save_adapter(peft_model, directory: str | Path, filename: str = ADAPTER_WEIGHTS) -> Path:
+    """Write the adapter's weights to ``directory/filename`` (temp name, then rename)."""
     from peft import get_peft_model_state_dict
 
-    path = Path(directory) / ADAPTER_WEIGHTS
+    path = Path(directory) / filename
     tensors = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(peft_model).items()}
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp))
@@ -83,20 +84,20 @@ def save_adapter(peft_model, directory: str | Path) -> Path:
     return path
 
 
-def restore_adapter(peft_model, directory: str | Path) -> None:
-    """Put the adapter weights saved in ``directory`` (safetensors only) into ``peft_model``."""
+def restore_adapter(peft_model, directory: str | Path, filename: str = ADAPTER_WEIGHTS) -> None:
+    """Put the adapter weights saved in ``directory/filename`` (safetensors only) into ``peft_model``."""
     from peft import set_peft_model_state_dict
 
-    result = set_peft_model_state_dict(peft_model, load_file(str(Path(directory) / ADAPTER_WEIGHTS)))
+    result = set_peft_model_state_dict(peft_model, load_file(str(Path(directory) / filename)))
     unexpected = getattr(result, "unexpected_keys", None)
     if unexpected:
         raise ValueError(f"{directory}: adapter weights do not fit the model (unexpected {unexpected[:3]})")
 
 
-def load_adapter(base_model, config: AdapterConfig, directory: str | Path):
-    """A frozen copy of ``base_model`` with the adapter saved in ``directory``."""
+def load_adapter(base_model, config: AdapterConfig, directory: str | Path, filename: str = ADAPTER_WEIGHTS):
+    """A frozen copy of ``base_model`` with the adapter saved in ``directory/filename``."""
     peft_model = attach_adapter(base_model, config)
-    restore_adapter(peft_model, directory)
+    restore_adapter(peft_model, directory, filename)
     for p in peft_model.parameters():
         p.requires_grad_(False)
     peft_model.eval()

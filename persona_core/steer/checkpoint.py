@@ -113,11 +113,16 @@ def load_checkpoint(
     if base_model is not None:  # the SPM's output meets the model's activations on its device (CUDA too)
         spm.to(next(base_model.parameters()).device)
     if base_model is not None and config.adapter is not None:
-        from persona_core.steer.adapter import ADAPTER_WEIGHTS, inner_model, load_adapter
+        from persona_core.steer.adapter import ADAPTER_WEIGHTS, FREE_TEXT_ADAPTER_WEIGHTS, inner_model, load_adapter
 
         if not (d / ADAPTER_WEIGHTS).is_file():
             raise DataError(f"this SPM was trained with a LoRA adapter, but {ADAPTER_WEIGHTS} is missing", file=d)
         spm.bind_lm(inner_model(load_adapter(base_model, config.adapter, d)))
+        if config.train.free_text > 0 and config.train.free_text_params == "own_adapter":
+            if not (d / FREE_TEXT_ADAPTER_WEIGHTS).is_file():
+                raise DataError(f"this SPM was trained with a free-text adapter, but {FREE_TEXT_ADAPTER_WEIGHTS} is missing",
+                                file=d)
+            spm.bind_generation_lm(inner_model(load_adapter(base_model, config.adapter, d, FREE_TEXT_ADAPTER_WEIGHTS)))
     return spm, record
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from persona_core.steer.adapter import AdapterConfig
 
 MODES = ("prefix", "prompt", "suffix", "suffix_kv")
+FREE_TEXT_PARAMS = ("all", "spm", "own_adapter")
 
 
 @dataclass
@@ -83,8 +84,10 @@ class TrainConfig:
     of a step whose question has such answers, the batch's first ``free_text_rows`` rows are each
     taught (teacher-forced, mean log-likelihood per token) one of them that says the row's real
     option, after the question asked as Compare asks it. ``free_text_params``: what that term
-    trains: ``all`` (the SPM and the adapter) or ``spm`` (the SPM only; the adapter, shared by
-    every persona, gets no gradient from it and is left to the letters).
+    trains: ``all`` (the SPM and the adapter), ``spm`` (the SPM only; the adapter, shared by
+    every persona, gets no gradient from it and is left to the letters) or ``own_adapter`` (the
+    SPM and a second adapter of the same shape, used only when the SPM generates text; saved as
+    ``adapter_free_text.safetensors``).
     """
 
     lr: float = 3e-3
@@ -124,8 +127,8 @@ class TrainConfig:
         for name in ("free_text_samples", "free_text_tokens", "free_text_rows", "text_answer_rows", "questions_per_step"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.free_text_params not in ("all", "spm"):
-            raise ValueError(f"free_text_params must be 'all' or 'spm', got {self.free_text_params!r}")
+        if self.free_text_params not in FREE_TEXT_PARAMS:
+            raise ValueError(f"free_text_params must be one of {FREE_TEXT_PARAMS}, got {self.free_text_params!r}")
         if not 0.0 <= self.distill <= 1.0:
             raise ValueError(f"distill must be in [0, 1], got {self.distill}")
         if self.schedule not in ("constant", "cosine"):

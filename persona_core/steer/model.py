@@ -70,6 +70,17 @@ class SoftPromptModel(nn.Module):
         self.__dict__["_steered_lm"] = lm
         return self
 
+    @property
+    def generation_lm(self):
+        """The LLM this SPM steers when it *generates* text: an adapted copy of its own when it was
+        trained with a free-text adapter (``train.free_text_params = "own_adapter"``), else
+        :attr:`steered_lm`."""
+        return self.__dict__.get("_generation_lm") or self.steered_lm
+
+    def bind_generation_lm(self, lm) -> "SoftPromptModel":
+        self.__dict__["_generation_lm"] = lm
+        return self
+
     def normalize(self, z: torch.Tensor) -> torch.Tensor:
         if self.config.standardize:
             return (z - self.embedding_mean) / self.embedding_std

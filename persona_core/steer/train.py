@@ -33,7 +33,8 @@ from persona_core.steer.checkpoint import (
 )
 from persona_core.steer.config import SteerConfig
 from persona_core.steer.data import SteerSplit, epoch_batches, make_split
-from persona_core.steer.adapter import adapter_parameters, attach_adapter, inner_model, restore_adapter, save_adapter
+from persona_core.steer.adapter import (FREE_TEXT_ADAPTER_WEIGHTS, adapter_parameters, attach_adapter, inner_model,
+                                        restore_adapter, save_adapter)
 from persona_core.steer.engine import HeadCache, LiveHeads, continuation_logprobs, model_geometry, score_virtual, virtual_inputs
 from persona_core.steer.free_text import TARGETS_FILE, FreeTextTargets, free_text_builder, load_or_sample
 from persona_core.steer.model import SoftPromptModel, base_tokens
@@ -146,6 +147,8 @@ class SPMTrainer:
         uses_teacher = tcfg.distill > 0 or tcfg.persona_shift > 0
         if uses_teacher and teacher is None:
             raise ValueError("train.distill > 0 or train.persona_shift > 0 needs a teacher (the factorization's predict_proba)")
+        if tcfg.free_text > 0 and tcfg.free_text_params == "own_adapter" and cfg.adapter is None:
+            raise ValueError("train.free_text_params 'own_adapter' needs an adapter (the config's adapter section)")
         embeddings = np.asarray(embeddings, np.float32)
         if embeddings.shape[0] != survey.n_respondents:
             raise ValueError(f"{embeddings.shape[0]} embeddings for {survey.n_respondents} respondents")
@@ -170,12 +173,17 @@ class SPMTrainer:
         free_rng = np.random.default_rng(tcfg.seed)
         peft_model = attach_adapter(self.model, cfg.adapter) if cfg.adapter is not None else None
         lm = self.model if peft_model is None else inner_model(peft_model)
+        # the free-text term's own adapter (made after the letters' one, so that one starts as without it)
+        free_peft = (attach_adapter(self.model, cfg.adapter)
+                     if free_targets is not None and tcfg.free_text_params == "own_adapter" else None)
         groups = [{"params": list(spm.parameters()), "lr": tcfg.lr, "base_lr": tcfg.lr}]
-        if peft_model is not None:
-            a_lr = tcfg.adapter_lr if tcfg.adapter_lr is not None else tcfg.lr
-            groups.append({"params": adapter_parameters(peft_model), "lr": a_lr, "base_lr": a_lr})
+        a_lr = tcfg.adapter_lr if tcfg.adapter_lr is not None else tcfg.lr
+        for adapted in (peft_model, free_peft):
+            if adapted is not None:
+                groups.append({"params": adapter_parameters(adapted), "lr": a_lr, "base_lr": a_lr})
         optim = torch.optim.AdamW(groups, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
         heads = self.heads if peft_model is None else LiveHeads(lm)
+        free_lm, free_heads = (lm, heads) if free_peft is None else (inner_model(free_peft), LiveHeads(inner_model(free_peft)))
         curve: list[dict[str, float]] = []
         start_epoch, step, elapsed, resumed = 0, 0, 0.0, None
         if resume and self.checkpoint_dir is not None and has_checkpoint(self.checkpoint_dir):
@@ -190,6 +198,8 @@ class SPMTrainer:
             spm.load_state_dict(loaded.state_dict())
             if peft_model is not None:
                 restore_adapter(peft_model, self.checkpoint_dir)
+            if free_peft is not None:
+                restore_adapter(free_peft, self.checkpoint_dir, FREE_TEXT_ADAPTER_WEIGHTS)
             load_optimizer_state(self.checkpoint_dir, optim)
             start_epoch, step = int(record["epoch"]), int(record["step"])
             curve, elapsed, resumed = list(record.get("learning_curve", [])), float(record.get("seconds", 0.0)), start_epoch
@@ -237,8 +247,8 @@ class SPMTrainer:
                         if picked:
                             where = torch.tensor([i for i, _ in picked])
                             free_parts = self.free_builder.parts(survey.questions[q], cfg.spm.cue_tokens)
-                            inputs = virtual_inputs(lm, heads, free_parts, cfg.spm.mode, select_rows(virtual, where))
-                            free_lp = continuation_logprobs(lm, inputs, [torch.tensor(ids) for _, ids in picked])
+                            inputs = virtual_inputs(free_lm, free_heads, free_parts, cfg.spm.mode, select_rows(virtual, where))
+                            free_lp = continuation_logprobs(free_lm, inputs, [torch.tensor(ids) for _, ids in picked])
                             # weighted per row as the letter term: the few rows stand for their batch
                             free_loss = -tcfg.free_text * free_lp.sum() * (len(rows) / len(picked)) / n_rows
                             if tcfg.free_text_params == "spm" and peft_model is not None:
@@ -251,6 +261,8 @@ class SPMTrainer:
                     loss_sum += float(loss.detach())
                     if peft_model is not None:
                         heads.clear()
+                    if free_peft is not None:
+                        free_heads.clear()
                 optim.step()
                 train_time += time.perf_counter() - ts
                 train_steps += 1
@@ -270,12 +282,18 @@ class SPMTrainer:
                 if peft_model is not None:
                     self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
                     save_adapter(peft_model, self.checkpoint_dir)
+                if free_peft is not None:
+                    save_adapter(free_peft, self.checkpoint_dir, FREE_TEXT_ADAPTER_WEIGHTS)
                 save_checkpoint(self.checkpoint_dir, spm, record, optim)
         spm.eval()
         if peft_model is not None:
             for p in adapter_parameters(peft_model):
                 p.requires_grad_(False)
             spm.bind_lm(lm)
+        if free_peft is not None:
+            for p in adapter_parameters(free_peft):
+                p.requires_grad_(False)
+            spm.bind_generation_lm(free_lm)
         return TrainResult(
             spm=spm, split=split, lm=lm, learning_curve=curve, steps=step, seconds=time.perf_counter() - t0,
             seconds_per_step=train_time / train_steps if train_steps else float("nan"),

@@ -232,30 +232,52 @@ def test_free_text_term_teaches_the_personas_answer_in_its_own_words(lm, planted
     assert accuracy[1.0] >= 0.8 and accuracy[1.0] - accuracy[0.0] >= 0.3, accuracy
 
 
-def test_free_text_term_can_leave_the_adapter_to_the_letters(lm, planted):
-    # free_text_params="spm": the term's gradient reaches the SPM but not the shared adapter, so
-    # after one step the adapter is exactly what the letters alone make of it; with "all" it is not.
-    from persona_core.steer.adapter import AdapterConfig
+def test_free_text_term_can_leave_the_adapter_to_the_letters(lm, planted, tmp_path):
+    # free_text_params "spm": the term's gradient reaches the SPM but not the shared adapter, so
+    # after one step the adapter is exactly what the letters alone make of it; with "all" it is
+    # not; "own_adapter" trains a second adapter of its own, saved and served for generation only.
+    from persona_core.llm import LLM
+    from persona_core.service.compare import Comparer
+    from persona_core.steer.adapter import FREE_TEXT_ADAPTER_WEIGHTS, AdapterConfig
+    from persona_core.steer.engine import model_geometry
+    from persona_core.data.errors import DataError
 
     model, tok = lm
     survey, emb, _, mask = planted
     targets = _planted_free_text_targets(survey, tok)
 
-    def one_step(weight, params):
+    def lora(m):
+        return torch.cat([p.detach().flatten() for n, p in m.named_parameters() if "lora_" in n])
+
+    def one_step(weight, params, folder=None):
         cfg = _config(mode="suffix_kv", steps=1, lr=3e-2)
         cfg.adapter = AdapterConfig(r=2)
         cfg.train.free_text, cfg.train.free_text_params = weight, params
-        result = SPMTrainer(model, tok, cfg).fit(survey, emb, mask, "planted", free_text_targets=targets)
-        lora = torch.cat([p.detach().flatten() for n, p in result.lm.named_parameters() if "lora_" in n])
-        return lora, torch.cat([p.detach().flatten() for p in result.spm.parameters()])
+        result = SPMTrainer(model, tok, cfg, checkpoint_dir=folder).fit(survey, emb, mask, "planted",
+                                                                        free_text_targets=targets)
+        return result, lora(result.lm), torch.cat([p.detach().flatten() for p in result.spm.parameters()])
 
-    letters_only, spm_letters = one_step(0.0, "all")
-    spm_only, spm_spm_only = one_step(1.0, "spm")
-    everything, _ = one_step(1.0, "all")
+    _, letters_only, spm_letters = one_step(0.0, "all")
+    _, spm_only, spm_spm_only = one_step(1.0, "spm")
+    _, everything, _ = one_step(1.0, "all")
+    own, own_letters, _ = one_step(1.0, "own_adapter", tmp_path / "own")
     assert letters_only.abs().sum() > 0  # the adapter did move
-    assert torch.equal(spm_only, letters_only)
+    assert torch.equal(spm_only, letters_only) and torch.equal(own_letters, letters_only)
     assert not torch.equal(everything, letters_only)
     assert not torch.equal(spm_spm_only, spm_letters)  # the term still trains the SPM
+    generation = own.spm.generation_lm
+    assert generation is not None and generation is not own.lm and lora(generation).abs().sum() > 0
+    assert not torch.equal(lora(generation), letters_only)
+    # saved beside the letters' adapter; loading binds both; Compare generates on the free-text one
+    loaded, _ = load_checkpoint(tmp_path / "own", "planted", model_geometry(model), base_model=model)
+    torch.testing.assert_close(lora(loaded.generation_lm), lora(generation))
+    torch.testing.assert_close(lora(loaded.steered_lm), own_letters)
+    comparer = Comparer(LLM(model, tok), loaded)
+    assert comparer._adapted().llm.model is loaded.generation_lm
+    assert comparer._adapted(generation=False).llm.model is loaded.steered_lm
+    (tmp_path / "own" / FREE_TEXT_ADAPTER_WEIGHTS).unlink()
+    with pytest.raises(DataError, match="free-text adapter"):
+        load_checkpoint(tmp_path / "own", "planted", model_geometry(model), base_model=model)
 
 
 def test_free_text_targets_are_sampled_for_yes_no_questions_and_reused(lm, tmp_path):
