@@ -18,6 +18,7 @@ from typing import Iterator, Sequence
 
 import torch
 
+DECODE_WORKERS = 2  # a comparison's two rows
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 _DONE = object()
@@ -35,10 +36,11 @@ def _take_share(threads: int) -> None:
     torch.get_num_threads()
 
 
-def decode_pool(workers: int = 2) -> ThreadPoolExecutor:
-    """The process's pool of ``workers`` decoding threads, each with an equal share of the torch
-    threads this process had when the pool was made (at least one)."""
+def decode_pool() -> ThreadPoolExecutor:
+    """The process's pool of :data:`DECODE_WORKERS` decoding threads, each with an equal share of
+    the torch threads this process had when the pool was made (at least one)."""
     global _POOL
+    workers = DECODE_WORKERS
     with _POOL_LOCK:
         if _POOL is None:
             before = torch.get_num_threads()
@@ -59,9 +61,9 @@ def _advance(stream: Iterator[list[str]]):
 
 def lockstep(streams: Sequence[Iterator[list[str]]]) -> Iterator[list[str]]:
     """Yield, per step, one piece per stream (each a single-row decoding stream: it yields lists
-    of one piece), every stream's step run at once on the :func:`decode_pool`; a finished stream
-    gives "" until all are done."""
-    pool = decode_pool(max(2, len(streams)))
+    of one piece), every stream's step run at once on the :func:`decode_pool` (more streams than
+    its threads wait their turn); a finished stream gives "" until all are done."""
+    pool = decode_pool()
     live = list(streams)
     pieces_done = [False] * len(live)
     while not all(pieces_done):

@@ -9,7 +9,7 @@ from typing import Any
 from persona_core.steer.adapter import AdapterConfig
 
 MODES = ("prefix", "prompt", "suffix", "suffix_kv")
-FREE_TEXT_PARAMS = ("all", "spm", "own_adapter")
+FREE_TEXT_PARAMS = ("all", "spm", "own_adapter", "own_adapter_only")
 
 
 @dataclass
@@ -87,7 +87,9 @@ class TrainConfig:
     trains: ``all`` (the SPM and the adapter), ``spm`` (the SPM only; the adapter, shared by
     every persona, gets no gradient from it and is left to the letters) or ``own_adapter`` (the
     SPM and a second adapter of the same shape, used only when the SPM generates text; saved as
-    ``adapter_free_text.safetensors``).
+    ``adapter_free_text.safetensors``) or ``own_adapter_only`` (that second adapter alone: it
+    reads the SPM's virtual tokens but sends no gradient back, so the SPM and the letters'
+    adapter train exactly as without the term).
     """
 
     lr: float = 3e-3

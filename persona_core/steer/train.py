@@ -76,11 +76,12 @@ def row_targets(options: np.ndarray, n_options: int, distill: float, teacher_pro
     return torch.from_numpy(target)
 
 
-def select_rows(virtual, index):
-    """Rows ``index`` (a slice or positions) of a batch of virtual tokens (a tensor, or per-layer key/values)."""
+def select_rows(virtual, index, detach: bool = False):
+    """Rows ``index`` (a slice or positions) of a batch of virtual tokens (a tensor, or per-layer
+    key/values); ``detach``: cut from the SPM's graph (no gradient flows back into it)."""
     if isinstance(virtual, torch.Tensor):
-        return virtual[index]
-    return [(k[index], v[index]) for k, v in virtual]
+        return virtual[index].detach() if detach else virtual[index]
+    return [(k[index].detach(), v[index].detach()) if detach else (k[index], v[index]) for k, v in virtual]
 
 
 def persona_shift_loss(logp: torch.Tensor, teacher_proba: np.ndarray) -> torch.Tensor:
@@ -147,8 +148,8 @@ class SPMTrainer:
         uses_teacher = tcfg.distill > 0 or tcfg.persona_shift > 0
         if uses_teacher and teacher is None:
             raise ValueError("train.distill > 0 or train.persona_shift > 0 needs a teacher (the factorization's predict_proba)")
-        if tcfg.free_text > 0 and tcfg.free_text_params == "own_adapter" and cfg.adapter is None:
-            raise ValueError("train.free_text_params 'own_adapter' needs an adapter (the config's adapter section)")
+        if tcfg.free_text > 0 and tcfg.free_text_params.startswith("own_adapter") and cfg.adapter is None:
+            raise ValueError(f"train.free_text_params {tcfg.free_text_params!r} needs an adapter (the config's adapter section)")
         embeddings = np.asarray(embeddings, np.float32)
         if embeddings.shape[0] != survey.n_respondents:
             raise ValueError(f"{embeddings.shape[0]} embeddings for {survey.n_respondents} respondents")
@@ -175,7 +176,7 @@ class SPMTrainer:
         lm = self.model if peft_model is None else inner_model(peft_model)
         # the free-text term's own adapter (made after the letters' one, so that one starts as without it)
         free_peft = (attach_adapter(self.model, cfg.adapter)
-                     if free_targets is not None and tcfg.free_text_params == "own_adapter" else None)
+                     if free_targets is not None and tcfg.free_text_params.startswith("own_adapter") else None)
         groups = [{"params": list(spm.parameters()), "lr": tcfg.lr, "base_lr": tcfg.lr}]
         a_lr = tcfg.adapter_lr if tcfg.adapter_lr is not None else tcfg.lr
         for adapted in (peft_model, free_peft):
@@ -247,7 +248,8 @@ class SPMTrainer:
                         if picked:
                             where = torch.tensor([i for i, _ in picked])
                             free_parts = self.free_builder.parts(survey.questions[q], cfg.spm.cue_tokens)
-                            inputs = virtual_inputs(free_lm, free_heads, free_parts, cfg.spm.mode, select_rows(virtual, where))
+                            free_virtual = select_rows(virtual, where, detach=tcfg.free_text_params == "own_adapter_only")
+                            inputs = virtual_inputs(free_lm, free_heads, free_parts, cfg.spm.mode, free_virtual)
                             free_lp = continuation_logprobs(free_lm, inputs, [torch.tensor(ids) for _, ids in picked])
                             # weighted per row as the letter term: the few rows stand for their batch
                             free_loss = -tcfg.free_text * free_lp.sum() * (len(rows) / len(picked)) / n_rows

@@ -261,8 +261,12 @@ def test_free_text_term_can_leave_the_adapter_to_the_letters(lm, planted, tmp_pa
     _, spm_only, spm_spm_only = one_step(1.0, "spm")
     _, everything, _ = one_step(1.0, "all")
     own, own_letters, _ = one_step(1.0, "own_adapter", tmp_path / "own")
+    alone, alone_letters, alone_spm = one_step(1.0, "own_adapter_only")
     assert letters_only.abs().sum() > 0  # the adapter did move
     assert torch.equal(spm_only, letters_only) and torch.equal(own_letters, letters_only)
+    # its own adapter only: the SPM and the letters' adapter are exactly the run without the term
+    assert torch.equal(alone_letters, letters_only) and torch.equal(alone_spm, spm_letters)
+    assert not torch.equal(lora(alone.spm.generation_lm), letters_only)
     assert not torch.equal(everything, letters_only)
     assert not torch.equal(spm_spm_only, spm_letters)  # the term still trains the SPM
     generation = own.spm.generation_lm
