@@ -2,7 +2,6 @@
 box/lasso selection with a summary; search by id; steer toward a selection."""
 from __future__ import annotations
 
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -23,6 +22,14 @@ st.caption(
 @st.cache_data(show_spinner=False, max_entries=32)
 def frame(url, run_id, kind, key, outliers):
     return views.map_frame(common.space_view(url, run_id), views.ColorChoice(kind, key), outlier_strategy=outliers)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def figure(url, run_id, kind, key, outliers, highlight) -> go.Figure:
+    """The map's figure, built once per choice and shared by every session (never changed after):
+    Plotly Express took 50 of the script's 60 ms on GSS 2016, before the chart could be sent."""
+    return charts.map_figure(common.space_view(url, run_id), frame(url, run_id, kind, key, outliers),
+                             views.ColorChoice(kind, key), highlight)
 
 
 permalink.adopt("map", "respondent", "map_search")  # ?respondent=<id> opens that respondent
@@ -52,34 +59,7 @@ if search.strip():
 query = permalink.publish("map", respondent=highlight)
 
 hover = views.key_attributes(view)
-order = views.color_order(view, color)
-numeric = color.kind == "attribute" and views.is_numeric_attribute(view, color.key)
-colors = charts.cohort_colors(view) if color.kind == "cohort" else charts.answer_colors(order)
-# Every point's hover data travels as JSON: the cohort there is its tag ("Cohort 2"; the legend has
-# the titles), and the colour is left to the trace's name (one per trace, not one per point); this
-# cut the map's figure from 689 to 278 KB on GSS 2016.
-# Plotly reads <b>, <a href> ... in labels as markup: plot escaped text (ids stay as they are: selections read them)
-points = data.assign(cohort=[view.cohort_tag(int(c)) for c in data["cohort_label"]])
-render_mode = charts.scatter_render_mode(len(points))
-fig = px.scatter(
-    charts.plain_frame(points, keep=("id",)), x="x", y="y", color="color", custom_data=["id", "strength"], render_mode=render_mode,
-    hover_data={"x": False, "y": False, "id": True, "cohort": True, "strength": ":.2f", **{h: True for h in hover}},
-    category_orders={"color": [charts.plain(o) for o in order]} if order else None,
-    color_discrete_map={charts.plain(k): v for k, v in colors.items()} if colors else None,
-    color_continuous_scale="Viridis" if numeric else None,
-    labels={"color": charts.plain(color.label), "strength": "membership"},
-)
-fig.update_traces(marker={"size": 6, "opacity": 0.8})
-if color.kind == "cohort":  # faded by membership strength (one opacity per point)
-    for trace in fig.data:
-        trace.marker.opacity = [round(views.MIN_OPACITY + (1 - views.MIN_OPACITY) * float(c[1]), 2) for c in trace.customdata]
-if highlight is not None:
-    row = data[data["id"] == highlight].iloc[0]
-    fig.add_trace((go.Scattergl if render_mode == "webgl" else go.Scatter)(x=[row.x], y=[row.y], mode="markers+text", text=[f"  {charts.plain(highlight)}"], textposition="middle right",
-                               marker={"size": 18, "symbol": "star", "color": "#d62728", "line": {"width": 1, "color": "black"}},
-                               name=f"respondent {charts.plain(highlight)}", customdata=[[highlight]], hoverinfo="skip"))
-fig.update_layout(height=620, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="lasso", legend_title_text=charts.plain(color.label),
-                  xaxis={"visible": False}, yaxis={"visible": False})
+fig = figure(ctx.url, view.run_id, color.kind, color.key, outliers, highlight)
 event = charts.show(fig, key="map_chart", on_select="rerun", selection_mode=("box", "lasso"))
 st.download_button("Download the points (CSV)", data=lambda: exports.map_points_csv(view), on_click="ignore",
                    file_name=f"{view.dataset_name}-run{view.run_id}-points.csv", mime="text/csv", key="map_download",
