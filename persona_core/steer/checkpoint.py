@@ -118,7 +118,7 @@ def load_checkpoint(
         if not (d / ADAPTER_WEIGHTS).is_file():
             raise DataError(f"this SPM was trained with a LoRA adapter, but {ADAPTER_WEIGHTS} is missing", file=d)
         spm.bind_lm(inner_model(load_adapter(base_model, config.adapter, d)))
-        if config.train.free_text > 0 and config.train.free_text_params.startswith("own_adapter"):
+        if config.train.free_text_adapter:
             if not (d / FREE_TEXT_ADAPTER_WEIGHTS).is_file():
                 raise DataError(f"this SPM was trained with a free-text adapter, but {FREE_TEXT_ADAPTER_WEIGHTS} is missing",
                                 file=d)

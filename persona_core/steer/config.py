@@ -138,6 +138,11 @@ class TrainConfig:
         if self.schedule == "cosine" and self.steps_per_epoch is None:
             raise ValueError("the cosine schedule needs steps_per_epoch (its length is epochs x steps_per_epoch)")
 
+    @property
+    def free_text_adapter(self) -> bool:
+        """Whether the free-text term trains an adapter of its own (saved beside the letters' one)."""
+        return self.free_text > 0 and self.free_text_params.startswith("own_adapter")
+
     def lr_factor(self, step: int) -> float:
         """Multiplier of the learning rate at (0-based) ``step``."""
         import math

@@ -148,7 +148,7 @@ class SPMTrainer:
         uses_teacher = tcfg.distill > 0 or tcfg.persona_shift > 0
         if uses_teacher and teacher is None:
             raise ValueError("train.distill > 0 or train.persona_shift > 0 needs a teacher (the factorization's predict_proba)")
-        if tcfg.free_text > 0 and tcfg.free_text_params.startswith("own_adapter") and cfg.adapter is None:
+        if tcfg.free_text_adapter and cfg.adapter is None:
             raise ValueError(f"train.free_text_params {tcfg.free_text_params!r} needs an adapter (the config's adapter section)")
         embeddings = np.asarray(embeddings, np.float32)
         if embeddings.shape[0] != survey.n_respondents:
@@ -176,7 +176,7 @@ class SPMTrainer:
         lm = self.model if peft_model is None else inner_model(peft_model)
         # the free-text term's own adapter (made after the letters' one, so that one starts as without it)
         free_peft = (attach_adapter(self.model, cfg.adapter)
-                     if free_targets is not None and tcfg.free_text_params.startswith("own_adapter") else None)
+                     if free_targets is not None and tcfg.free_text_adapter else None)
         groups = [{"params": list(spm.parameters()), "lr": tcfg.lr, "base_lr": tcfg.lr}]
         a_lr = tcfg.adapter_lr if tcfg.adapter_lr is not None else tcfg.lr
         for adapted in (peft_model, free_peft):

@@ -310,3 +310,12 @@ def test_free_text_targets_are_sampled_for_yes_no_questions_and_reused(lm, tmp_p
 def test_free_text_settings_are_checked(values, bad):
     with pytest.raises(ValueError, match=bad):
         TrainConfig(**values)
+
+
+@pytest.mark.parametrize("values, adapter", [({}, False), ({"free_text": 1.0}, False),
+                                             ({"free_text": 1.0, "free_text_params": "spm"}, False),
+                                             ({"free_text_params": "own_adapter"}, False),
+                                             ({"free_text": 1.0, "free_text_params": "own_adapter"}, True),
+                                             ({"free_text": 1.0, "free_text_params": "own_adapter_only"}, True)])
+def test_free_text_adapter_is_on_only_with_the_term_and_an_own_adapter_setting(values, adapter):
+    assert TrainConfig(**values).free_text_adapter is adapter
