@@ -221,10 +221,11 @@ class LLM:
         prompts: Sequence[str],
         soft_prompts: SoftPrompts = None,
         settings: GenerationSettings | None = None,
+        ends: list | None = None,
     ) -> Iterator[list[str]]:
         """Yield, per decoding step, the new text of every row ("" for a finished row or
-        one waiting for the rest of a multi-byte character)."""
-        yield from self.stream_prefill(self.prefill(prompts, soft_prompts), settings)
+        one waiting for the rest of a multi-byte character). ``ends``: see :meth:`continue_stream`."""
+        yield from self.stream_prefill(self.prefill(prompts, soft_prompts), settings, ends=ends)
 
     def prefill(self, prompts: Sequence[str], soft_prompts: SoftPrompts = None) -> Prefill:
         """Run the padded prompts (each row with its soft prompt) through the model."""
@@ -240,12 +241,13 @@ class LLM:
         return Prefill.from_output(out, self._cache_arg, inputs.attention_mask, inputs.position_ids[:, -1:])
 
     def stream_prefill(self, prefill: Prefill, settings: GenerationSettings | None = None,
-                       first_row: int = 0) -> Iterator[list[str]]:
+                       first_row: int = 0, ends: list | None = None) -> Iterator[list[str]]:
         """Decode on from ``prefill`` (left unchanged: the cache decoding appends to is a new one).
-        ``first_row``: which row of a larger batch ``prefill`` starts at (its sampling seeds)."""
+        ``first_row``: which row of a larger batch ``prefill`` starts at (its sampling seeds);
+        ``ends``: see :meth:`continue_stream`."""
         cache = DynamicCache(ddp_cache_data=list(prefill.kv))
         out = SimpleNamespace(logits=prefill.logits, **{self._cache_arg: cache})
-        yield from self.continue_stream(out, prefill.mask, prefill.positions, settings, first_row=first_row)
+        yield from self.continue_stream(out, prefill.mask, prefill.positions, settings, first_row=first_row, ends=ends)
 
     @property
     def cache_arg(self) -> str:
@@ -260,18 +262,22 @@ class LLM:
         positions: torch.Tensor,
         settings: GenerationSettings | None = None,
         first_row: int = 0,
+        ends: list | None = None,
     ) -> Iterator[list[str]]:
         """Decode on from a first forward pass (shared by every way of building the input, e.g.
         per-row key/value caches in :mod:`persona_core.service.decoding`).
 
         ``out``: that pass's output (logits of the last position and the cache); ``mask``: the
         attention mask so far (B x length); ``positions``: (B x 1) position of each row's last token;
-        ``first_row``: see :func:`persona_core.llm.sampling.row_generators`.
+        ``first_row``: see :func:`persona_core.llm.sampling.row_generators`; ``ends``: a list
+        that, once decoding is over, holds per row the end-of-turn token that ended it, or
+        ``None`` where the row ran to ``max_new_tokens`` (its text was cut, not finished).
         """
         settings = settings or GenerationSettings()
         n = mask.shape[0]
         decoders = [IncrementalDecoder(self.tokenizer) for _ in range(n)]
         done = [False] * n
+        ended_by: list[int | None] = [None] * n
         gens = row_generators(settings, n, self.device, first_row)
         for step in range(settings.max_new_tokens):
             with torch.inference_mode():
@@ -282,10 +288,13 @@ class LLM:
                     pieces.append("")
                 elif tok in self.eos_token_ids and not settings.ignore_eos:
                     done[i] = True
+                    ended_by[i] = tok
                     pieces.append(decoders[i].flush())
                 else:
                     pieces.append(decoders[i].push(tok))
             last = all(done) or step == settings.max_new_tokens - 1
+            if last and ends is not None:
+                ends[:] = ended_by
             yield pieces  # each token goes out as soon as it is drawn, before the next step runs
             if last:
                 break
@@ -309,9 +318,11 @@ class LLM:
         prompts: Sequence[str],
         soft_prompts: SoftPrompts = None,
         settings: GenerationSettings | None = None,
+        ends: list | None = None,
     ) -> list[str]:
-        """The full new text of every row (what :meth:`generate_stream` yields, joined)."""
+        """The full new text of every row (what :meth:`generate_stream` yields, joined);
+        ``ends``: see :meth:`continue_stream`."""
         texts = [""] * len(prompts)
-        for pieces in self.generate_stream(prompts, soft_prompts, settings):
+        for pieces in self.generate_stream(prompts, soft_prompts, settings, ends=ends):
             texts = [t + p for t, p in zip(texts, pieces)]
         return texts

@@ -30,6 +30,7 @@ from persona_core.progress import tqdm
 from persona_core.steer.prompts import FREE_INSTRUCTION, PromptBuilder
 
 TARGETS_FILE = "free_text_targets.json"
+TARGETS_FORMAT = 2  # 2: an answer that ended carries its end-of-turn token (1, unmarked: never did)
 
 
 Labeller = Callable[[Question, str], int]  # (question, answer text) -> the option it says
@@ -103,26 +104,32 @@ def sample_targets(
     """Ask each yes/no question ``questions[i]`` (``i`` in ``indices``; others are skipped)
     ``samples`` times of the base ``model`` without its options (temperature 0.7, top-p 0.9, at
     most ``max_tokens`` tokens) and label every non-empty answer with ``labeller`` (default: the
-    option :func:`closest_option` puts first)."""
+    option :func:`closest_option` puts first). An answer the model ended within ``max_tokens``
+    ends with its end-of-turn token; one cut at the limit does not."""
     llm = LLM(model, tokenizer)
     builder = free_text_builder(tokenizer)
     if labeller is None:
         labeller = lambda question, text: int(np.argmax(closest_option(llm, question.text, text, list(question.options))))
     indices = yes_no_indices(questions, indices)
     targets = FreeTextTargets(settings={"samples": samples, "max_tokens": max_tokens, "seed": seed, "questions": indices,
-                                        "n_options": {str(i): questions[i].n_options for i in indices}})
+                                        "n_options": {str(i): questions[i].n_options for i in indices},
+                                        "format": TARGETS_FORMAT})
     bar = tqdm(indices, desc="free-text targets", unit="question", disable=not progress, leave=False, file=sys.stderr)
     for q in bar:
         question = questions[int(q)]
         prompt = builder.render(question)
         settings = GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=max_tokens, seed=seed * 100_003 + int(q) * samples)
+        ends: list[int | None] = []
         with torch.inference_mode():
-            texts = llm.generate([prompt] * samples, settings=settings)
+            texts = llm.generate([prompt] * samples, settings=settings, ends=ends)
         rows = []
-        for text in texts:
+        for text, end in zip(texts, ends):
             if not text.strip():
                 continue
-            rows.append((tokenizer.encode(text, add_special_tokens=False), int(labeller(question, text))))
+            # an answer that ended keeps its end-of-turn token, so the steered model learns to stop
+            # where the base model did (without it, it learnt to run to the token limit)
+            ids = tokenizer.encode(text, add_special_tokens=False) + ([int(end)] if end is not None else [])
+            rows.append((ids, int(labeller(question, text))))
         targets.answers[int(q)] = rows
     return targets
 
@@ -133,7 +140,8 @@ def load_or_sample(path: Path | None, model, tokenizer, questions, indices, samp
     (saved there when ``path`` is given)."""
     if path is not None and path.exists():
         got = FreeTextTargets.load(path)
-        same = {"samples": samples, "max_tokens": max_tokens, "seed": seed, "questions": yes_no_indices(questions, indices)}
+        same = {"samples": samples, "max_tokens": max_tokens, "seed": seed, "questions": yes_no_indices(questions, indices),
+                "format": TARGETS_FORMAT}
         if all(got.settings.get(k) == v for k, v in same.items()):
             return got
     targets = sample_targets(model, tokenizer, questions, indices, samples, max_tokens, seed, progress, labeller)

@@ -96,6 +96,17 @@ def test_streaming_joins_to_generate(llm):
     assert sum(1 for s in steps if s[0]) > 1  # text really arrives piece by piece
 
 
+def test_ends_say_which_rows_finished_and_which_were_cut(llm):
+    chat = [llm.chat_prompt("What is the capital of France?"), llm.chat_prompt("Count from one to a hundred.")]
+    settings = GenerationSettings(temperature=0.0, max_new_tokens=24)
+    ends: list = []
+    texts = llm.generate(chat, None, settings, ends=ends)
+    assert "Paris" in texts[0]
+    assert ends[0] in llm.eos_token_ids  # the answer ended with an end-of-turn token
+    assert ends[1] is None  # counting to a hundred does not fit 24 tokens: cut, not ended
+    assert texts == llm.generate(chat, None, settings)  # asking for the ends changes nothing
+
+
 def test_seed_reproduces_sampling(llm):
     chat = [llm.chat_prompt("Write one sentence about the sea.")]
     hot = GenerationSettings(temperature=1.2, top_p=0.95, max_new_tokens=8, seed=7)

@@ -319,3 +319,28 @@ def test_free_text_settings_are_checked(values, bad):
                                              ({"free_text": 1.0, "free_text_params": "own_adapter_only"}, True)])
 def test_free_text_adapter_is_on_only_with_the_term_and_an_own_adapter_setting(values, adapter):
     assert TrainConfig(**values).free_text_adapter is adapter
+
+
+def test_free_text_targets_keep_the_end_of_an_answer_that_ended(lm):
+    # the steered model must learn to stop where the base model did: an answer that ended within
+    # the token limit is taught with its end-of-turn token, one cut at the limit without one
+    from persona_core.data.survey import Question
+    from persona_core.llm import LLM, GenerationSettings
+    from persona_core.steer.free_text import free_text_builder, sample_targets
+
+    model, tok = lm
+    llm = LLM(model, tok)
+    questions = [Question("tea", "Do you enjoy drinking tea?", ("yes", "no"), ordinal=False)]
+    label = lambda question, text: 0
+    for max_tokens in (4, 64):
+        got = sample_targets(model, tok, questions, [0], 4, max_tokens, 0, False, labeller=label).answers[0]
+        ends: list = []
+        llm.generate([free_text_builder(tok).render(questions[0])] * 4, settings=GenerationSettings(
+            temperature=0.7, top_p=0.9, max_new_tokens=max_tokens, seed=0), ends=ends)
+        assert len(got) == 4 and len(ends) == 4
+        assert [ids[-1] if end is not None else None for (ids, _), end in zip(got, ends)] == ends
+        assert all(ids[-1] not in llm.eos_token_ids for (ids, _), end in zip(got, ends) if end is None)
+        if max_tokens == 4:
+            assert ends == [None] * 4  # no answer fits four tokens
+        else:
+            assert any(end is not None for end in ends)  # one or two sentences end well within 64
