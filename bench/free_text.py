@@ -10,9 +10,10 @@
    the SPM's training respondents on its questions), the question is asked *without* its
    options. Each generated answer is mapped to an option by the base model's length-normalised
    likelihood of each option's text after it (:func:`persona_core.llm.likelihood.closest_option`),
-   and compared with the respondent's real answer. Beside it, on the same pairs: the
-   training majority, chance, the mapper on the option text itself (its ceiling), and the
-   multiple-choice scoring of both sides.
+   and compared with the respondent's real answer. Beside it, on the same pairs: the same
+   steering with the population-mean persona (``population``: what the adapter says without
+   the person), the training majority, chance, the mapper on the option text itself (its
+   ceiling), and the multiple-choice scoring of both sides.
 
    ``--questions yes-no`` keeps only questions whose options are yes and no: there the mapper
    reads a short answer's stance 79 % of the time (``bench/answer_mapper.py``).
@@ -138,7 +139,14 @@ def open_question_check(comparer: Comparer, space, record: dict, n_pairs: int, n
     train = ~space.heldout_mask
     llm = comparer.llm
     settings = GenerationSettings(temperature=0.0, max_new_tokens=new_tokens)
-    hits = {k: [] for k in ("unsteered", "steered", "mapper_on_option_text", "majority", "mc_unsteered", "mc_steered")}
+    hits = {k: [] for k in ("unsteered", "steered", "population", "mapper_on_option_text", "majority", "mc_unsteered",
+                            "mc_steered")}
+    # the control: the same steering with the population-mean persona (the training respondents'
+    # mean embedding, as eval's spm_population), so what the persona adds shows beside what the
+    # adapter alone says; greedy, so one answer per question
+    population = Persona("selection", "population", "Population", space.embeddings[train_resp].mean(axis=0).astype(np.float32),
+                         tuple(int(i) for i in train_resp), space.run_key)
+    population_answer: dict[int, int] = {}
     chance, examples = [], []
     for n, row in enumerate(tqdm(rows, desc="open questions", file=sys.stderr)):
         q, y, i = int(a.question[row]), int(a.option[row]), int(a.respondent[row])
@@ -151,7 +159,11 @@ def open_question_check(comparer: Comparer, space, record: dict, n_pairs: int, n
         p_self = closest_option(llm, question.text, options[y], options)
         majority = np.bincount(a.option[train & (a.question == q)], minlength=len(options)).argmax()
         mc_u, mc_s = comparer.option_probabilities(question, "spm", persona)
-        for key, pred in (("unsteered", p_u.argmax()), ("steered", p_s.argmax()), ("mapper_on_option_text", p_self.argmax()),
+        if q not in population_answer:
+            said = comparer.compare(question.text, "spm", population, settings=settings).steered
+            population_answer[q] = int(closest_option(llm, question.text, said, options).argmax())
+        for key, pred in (("unsteered", p_u.argmax()), ("steered", p_s.argmax()), ("population", population_answer[q]),
+                          ("mapper_on_option_text", p_self.argmax()),
                           ("majority", majority), ("mc_unsteered", mc_u.argmax()), ("mc_steered", mc_s.argmax())):
             hits[key].append(int(pred) == y)
         chance.append(1.0 / len(options))
@@ -169,7 +181,7 @@ def open_question_check(comparer: Comparer, space, record: dict, n_pairs: int, n
         "steered_over_unsteered": rate["steered"] / rate["unsteered"] if rate["unsteered"] else None,
         # one character per pair (1: matched), in the seeded pairs' order: runs of other checkpoints
         # on the same pairs can be compared pair by pair (McNemar), not only by their rates
-        "hits_per_pair": {k: "".join("1" if h else "0" for h in hits[k]) for k in ("unsteered", "steered", "mc_steered")},
+        "hits_per_pair": {k: "".join("1" if h else "0" for h in hits[k]) for k in ("unsteered", "steered", "population", "mc_steered")},
         "examples": examples,
     }
 
