@@ -216,13 +216,12 @@ MAP_CHART = '.st-key-map_chart [data-testid="stPlotlyChart"] .main-svg'
 ANY_CHART = '[data-testid="stPlotlyChart"] .main-svg'
 
 
-def drawn_and_idle_js(selector: str, finished_before: int = 0) -> str:
-    """A condition for :func:`_wait_for`: an element matches ``selector`` and a run that finished
-    after ``finished_before`` runs is shown (:data:`IDLE_JS`). One in-page condition, checked every
-    animation frame: Playwright's ``wait_for_selector`` polls from outside the page with a backoff
-    that reaches 500 ms, which would add up to half a second to a timed wait."""
-    return (f"() => !!document.querySelector({json.dumps(selector)}) && window.__stRuns.finishedCount > {finished_before}"
-            f" && ({IDLE_JS})()")
+def drawn_and_idle_js(selector: str) -> str:
+    """A condition for :func:`_wait_for`: an element matches ``selector`` and a finished run is
+    shown (:data:`IDLE_JS`). One in-page condition, checked every animation frame: Playwright's
+    ``wait_for_selector`` polls from outside the page with a backoff that reaches 500 ms, which
+    would add up to half a second to a timed wait."""
+    return f"() => !!document.querySelector({json.dumps(selector)}) && window.__stRuns.finishedCount > 0 && ({IDLE_JS})()"
 
 
 def open_map(page, base_url: str, timeout: float = 120_000, chart: str = MAP_CHART) -> float:
