@@ -19,7 +19,9 @@ comparison asks the next survey question (``--same-question``: the first one eve
 before the click as a user would.
 Floor (``--only floor``): the same map-open measurement on a bare Streamlit app holding only a
 title and a 10-point Plotly chart, so the part of the map's time that Streamlit and Plotly take
-before any of the app's work is known.
+before any of the app's work is known: drawn by ``st.plotly_chart`` (Streamlit's whole plotly.js)
+and, as ``floor_bare_streamlit_plotly_basic``, by the map's own component
+(``app_pages/plotly_light.py``, plotly.js's basic bundle).
 Batch: in this process, the comparer's stream of both sides against the unsteered side alone,
 the same number of tokens each (end of turn ignored), wall time per generation.
 """
@@ -79,6 +81,12 @@ FLOOR_APP = """import streamlit as st, plotly.graph_objects as go
 st.title("Opinion map")
 st.plotly_chart(go.Figure(go.Scatter(x=list(range(10)), y=[i % 3 for i in range(10)], mode="markers")))
 """
+FLOOR_LIGHT_APP = """import sys; sys.path.insert(0, {repo!r})
+import streamlit as st, plotly.graph_objects as go
+from app_pages import charts
+st.title("Opinion map")
+charts.show(go.Figure(go.Scatter(x=list(range(10)), y=[i % 3 for i in range(10)], mode="markers")), key="floor", light=True)
+"""
 METHOD_LABELS = {"spm": "Soft prompt (SPM) from the persona's embedding", "text": "Persona described in the prompt (text)"}
 
 
@@ -127,11 +135,19 @@ def map_opens(browser, url: str, repeats: int) -> dict:
             "cached_warm_browser_s": warm, "cached_warm_browser": quantiles(warm)}
 
 
-def floor_opens(browser, repeats: int) -> dict:
-    """Map-open times of the bare Streamlit + Plotly app (:data:`FLOOR_APP`), new page each time."""
+def floor_opens(browser, repeats: int, light: bool = False) -> dict:
+    """Map-open times of the bare Streamlit + Plotly app (:data:`FLOOR_APP`; ``light``:
+    :data:`FLOOR_LIGHT_APP`, its static folder holding the basic bundle), new page each time."""
+    import shutil
+
+    from app_pages import plotly_light
+
     with tempfile.TemporaryDirectory(prefix="bench_floor_") as tmp:
         script = Path(tmp) / "floor_app.py"
-        script.write_text(FLOOR_APP)
+        script.write_text(FLOOR_LIGHT_APP.format(repo=str(REPO)) if light else FLOOR_APP)
+        if light:
+            (Path(tmp) / "static").mkdir()
+            shutil.copy(plotly_light.BUNDLE_PATH, Path(tmp) / "static" / plotly_light.BUNDLE)
         with e2e.streamlit_server({}, script=script) as url:
             times = []
             for _ in range(repeats + 1):  # the first open warms the server
@@ -300,6 +316,7 @@ def main() -> None:
         with sync_playwright() as pw:
             browser = e2e.launch(pw)
             out["floor_bare_streamlit_plotly"] = floor_opens(browser, args.repeats)
+            out["floor_bare_streamlit_plotly_basic"] = floor_opens(browser, args.repeats, light=True)
             browser.close()
     if "batch" in parts:
         out["batch"] = one_batch(env, args.repeats, args.max_new_tokens)

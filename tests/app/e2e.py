@@ -211,9 +211,12 @@ def open_app(page, url: str, timeout: float = 120_000) -> None:
     _wait_for(page, f"() => window.__stRuns && window.__stRuns.finishedCount > 0 && ({IDLE_JS})()", timeout)
 
 
-# The opinion map's chart (its key is "map_chart"), drawn
-MAP_CHART = '.st-key-map_chart [data-testid="stPlotlyChart"] .main-svg'
-ANY_CHART = '[data-testid="stPlotlyChart"] .main-svg'
+# The opinion map's chart (its key is "map_chart"), drawn: by app_pages/plotly_light.py's component
+# (or by st.plotly_chart where that cannot draw it)
+MAP_CHART = '.st-key-map_chart .main-svg'
+ANY_CHART = '[data-testid="stPlotlyChart"] .main-svg, .pe-plotly .main-svg'
+# Every Plotly chart of a page, whichever way it is drawn
+CHARTS = '[data-testid="stPlotlyChart"], .pe-plotly'
 
 
 def drawn_and_idle_js(selector: str) -> str:

@@ -53,7 +53,9 @@ def test_map_cohort_compare_in_chromium(steered_space):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
 
         e2e.open_map(page, url)
-        assert page.locator('[data-testid="stPlotlyChart"]').count() == 1
+        # drawn by the basic plotly.js bundle (app_pages/plotly_light.py), not st.plotly_chart's whole one
+        assert page.locator(".st-key-map_chart .pe-plotly").count() == 1
+        assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
         expect(page.get_by_text("No respondents selected")).to_be_visible()
         page.screenshot(path=str(shots / "map.png"), full_page=True)
         e2e.select_option(page, "Colour by", "Answer · climate")
@@ -110,7 +112,7 @@ def test_lasso_on_the_map_selects_respondents_in_chromium(built_space):
         browser = e2e.launch(pw)
         page = e2e.new_page(browser, viewport={"width": 1400, "height": 1000})
         e2e.open_map(page, url)
-        chart = page.locator('[data-testid="stPlotlyChart"]').first
+        chart = page.locator(".st-key-map_chart")
         assert chart.locator(".scatterlayer .point").count() > 0, "the map is drawn as SVG points"
         box = chart.locator(".nsewdrag").first.bounding_box()
         x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]

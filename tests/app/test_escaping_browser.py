@@ -108,7 +108,7 @@ def test_markdown_and_html_in_data_model_and_user_text_are_shown_literally(hosti
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("request", lambda req: requested.append(req.url) if req.url.startswith(TARGET) else None)
         main = page.locator('[data-testid="stMain"]')
-        charts = page.locator('[data-testid="stPlotlyChart"]')
+        charts = page.locator(e2e.CHARTS)
 
         # Opinion map: cohort titles in the legend, party values when coloured by party, a typed id
         e2e.open_map(page, url)

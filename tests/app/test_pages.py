@@ -53,32 +53,36 @@ def test_map_page_shows_map_and_colour_choices(app):
     assert app.sidebar.selectbox(key=common.RUN_ID).value == app.session_state[common.RUN_ID]
 
 
-def test_map_fades_points_by_membership_and_offers_outlier_strategies(app):
+def _map_traces(at: AppTest) -> list[dict]:
+    """The traces of the map's figure, as the page sends them: to app_pages/plotly_light.py's
+    component (the basic plotly.js bundle), which is what draws the map on these small spaces."""
     import json
 
+    chart = next(c for c in at.get("bidi_component") if "map_chart" in c.proto.id)
+    assert chart.proto.component_name == "persona_explorer.plotly_basic"
+    assert not [c for c in at.get("plotly_chart") if "map_chart" in c.proto.id]
+    return json.loads(json.loads(chart.proto.json)["spec"])["data"]
+
+
+def test_map_fades_points_by_membership_and_offers_outlier_strategies(app):
     _run(app)
     radio = app.radio(key="map_outliers")
     assert radio.value == "soft" and list(radio.options) == list(views.OUTLIER_LABELS.values())
-    chart = next(c for c in app.get("plotly_chart") if "map_chart" in c.proto.id)
-    traces = json.loads(chart.proto.spec)["data"]
+    traces = _map_traces(app)
     opacity = [o for t in traces for o in _plotly_values(t["marker"]["opacity"])]
     assert len(opacity) == sum(len(_plotly_values(t["x"])) for t in traces)
     assert min(opacity) >= views.MIN_OPACITY - 1e-9 and max(opacity) <= 1.0 + 1e-9 and min(opacity) < max(opacity)
     assert "Outliers" not in {t["name"] for t in traces}  # everyone placed by soft membership
     radio.set_value("none")
     _run(app)
-    chart = next(c for c in app.get("plotly_chart") if "map_chart" in c.proto.id)
-    assert "Outliers" in {t["name"] for t in json.loads(chart.proto.spec)["data"]}
+    assert "Outliers" in {t["name"] for t in _map_traces(app)}
 
 
 def test_map_points_carry_the_cohort_tag_and_the_legend_the_title(app, built_space):
     # every point's hover data travels in the figure's JSON: the cohort's full title once per
     # trace (its name), the short tag once per point
-    import json
-
     _run(app)
-    chart = next(c for c in app.get("plotly_chart") if "map_chart" in c.proto.id)
-    traces = json.loads(chart.proto.spec)["data"]
+    traces = _map_traces(app)
     view = load_space_view(built_space.url, built_space.run_id)
     names = {t["name"] for t in traces}
     cells = {str(cell) for t in traces for row in t["customdata"] for cell in row}
