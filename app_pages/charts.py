@@ -68,11 +68,11 @@ def map_figure(view, data: pd.DataFrame, color: views.ColorChoice, highlight: st
     return fig
 
 
-def show(fig: go.Figure, key: str, light: bool = False, **kwargs):
-    """``st.plotly_chart`` with the app's config (image export on every chart); full width unless
-    ``width`` is given. Returns what ``st.plotly_chart`` returns (the selection with ``on_select``).
-    ``light``: draw with plotly.js's basic bundle (:mod:`app_pages.plotly_light`, about 0.5 s
-    faster to open) where the figure allows it; box/lasso selection (``on_select``) is kept."""
+def show(fig: go.Figure, key: str, light: bool = True, **kwargs):
+    """A Plotly chart with the app's config (image export on every chart), full width unless
+    ``width`` is given; returns the selection with ``on_select`` (``{"selection": {"points": ...}}``).
+    Drawn with a plotly.js partial bundle (:mod:`app_pages.plotly_light`, about 0.5 s faster to
+    open) where the figure allows it and ``light`` is left on, else by ``st.plotly_chart``."""
     config = {**PLOTLY_CONFIG, "toImageButtonOptions": {**PLOTLY_CONFIG["toImageButtonOptions"], "filename": f"persona-explorer-{key}"}}
     if light and plotly_light.usable(fig):
         return plotly_light.show(fig, key=key, config=config, on_select=kwargs.get("on_select", "ignore") != "ignore")

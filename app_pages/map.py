@@ -60,7 +60,7 @@ query = permalink.publish("map", respondent=highlight)
 
 hover = views.key_attributes(view)
 fig = figure(ctx.url, view.run_id, color.kind, color.key, outliers, highlight)
-event = charts.show(fig, key="map_chart", light=True, on_select="rerun", selection_mode=("box", "lasso"))
+event = charts.show(fig, key="map_chart", on_select="rerun", selection_mode=("box", "lasso"))
 st.download_button("Download the points (CSV)", data=lambda: exports.map_points_csv(view), on_click="ignore",
                    file_name=f"{view.dataset_name}-run{view.run_id}-points.csv", mime="text/csv", key="map_download",
                    icon=":material/download:", help="Every respondent: id, map position, cohort and attributes")

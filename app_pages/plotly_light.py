@@ -1,18 +1,20 @@
-"""Plotly charts drawn with plotly.js's *basic* bundle (scatter, bar and pie traces only),
-through a Streamlit v2 component, instead of ``st.plotly_chart``.
+"""Plotly charts drawn with plotly.js's *basic* bundle (scatter, bar and pie traces), through a
+Streamlit v2 component, instead of ``st.plotly_chart``.
 
 Why not ``st.plotly_chart``: it always loads Streamlit's whole plotly.js (4.7 MB), and in
 Chromium evaluating that bundle is most of what opening the map costs. A bare app showing the
-map's figure (GSS 2016, 2,867 SVG points) opened in 1.26 s p50 with ``st.plotly_chart`` and in
-0.74 s with this component and the basic bundle (1.2 MB, the same plotly.js release, 4.1.1),
-12 warm-browser opens each, side by side. No library draws a Plotly figure in Streamlit with a
-partial bundle, hence this small component.
+map's figure (GSS 2016, 2,867 SVG points), 12 warm-browser opens each, side by side, opened in
+1.26 s p50 with ``st.plotly_chart``, 0.89 s with this component and the cartesian bundle (1.5 MB,
+which adds heatmaps, box plots, histograms ...) and 0.75 s with the basic one (1.2 MB), all of
+plotly.js 4.1.1, the release Streamlit ships. No library draws a Plotly figure in Streamlit with
+a partial bundle, hence this small component.
 
 The bundle is served by Streamlit's static file serving (``server.enableStaticServing`` in
 ``.streamlit/config.toml``; the file sits in ``static/`` beside ``app.py``). Where that is off,
-or a figure has a trace the basic bundle lacks (the map's WebGL points above
-``charts.SVG_MAX_POINTS``), :func:`usable` says no and ``charts.show`` falls back to
-``st.plotly_chart``.
+or a figure has a trace the bundle lacks (the Cohorts page's heatmap, the map's WebGL points
+above ``charts.SVG_MAX_POINTS``), :func:`usable` says no and ``charts.show`` falls back to
+``st.plotly_chart``; this component draws in that chart's look (the Streamlit theme's colours,
+transparent background, the page's font).
 """
 from __future__ import annotations
 
@@ -23,28 +25,53 @@ import streamlit as st
 
 BUNDLE = "plotly-basic-4.1.1.min.js"
 BUNDLE_PATH = Path(__file__).resolve().parents[1] / "static" / BUNDLE
-BASIC_TRACES = frozenset({"scatter", "bar", "pie"})
+# the trace types the bundle registers (its `moduleType:"trace"` entries; tests check the file)
+TRACES = frozenset({"scatter", "bar", "pie"})
 CSS_CLASS = "pe-plotly"  # the chart's <div>; Plotly draws its .main-svg inside
 
 # The figure arrives as Plotly's own JSON (numpy arrays as typed-array blocks, which plotly.js
 # decodes); it is drawn again only when that JSON changes, so a rerun keeps the user's box or
-# lasso on the chart. Backgrounds are transparent and the font is the page's, like
-# st.plotly_chart's Streamlit theme. Selections come back as the component's "selection" state, in
+# lasso on the chart. Selections come back as the component's "selection" state, in
 # st.plotly_chart's shape ({"points": [{"customdata": [...], ...}]}).
 _JS = """
 const BUNDLE_URL = "./app/static/%(bundle)s";
 
 function loadPlotly() {
-  if (!window.__pePlotlyBasic) {
-    window.__pePlotlyBasic = new Promise((resolve, reject) => {
+  if (!window.__pePlotlyLight) {
+    window.__pePlotlyLight = new Promise((resolve, reject) => {
       const script = document.createElement("script");
       script.src = BUNDLE_URL;
       script.onload = () => resolve(window.Plotly);
-      script.onerror = () => { window.__pePlotlyBasic = null; reject(new Error("cannot load " + BUNDLE_URL)); };
+      script.onerror = () => { window.__pePlotlyLight = null; reject(new Error("cannot load " + BUNDLE_URL)); };
       document.head.appendChild(script);
     });
   }
-  return window.__pePlotlyBasic;
+  return window.__pePlotlyLight;
+}
+
+// Streamlit makes its own Plotly template the default (streamlit/elements/lib/streamlit_plotly_theme.py),
+// whose colours are placeholders, "#000001" to "#000040", that st.plotly_chart's front end swaps
+// for the theme's. The same swap, from the theme's CSS variables given to components.
+function themeColors(style) {
+  const list = (name, fallback) => (style.getPropertyValue(name).trim() || fallback).split(",").map((c) => c.trim());
+  const categorical = list("--st-chart-categorical-colors", "#0068c9,#83c9ff,#ff2b2b,#ffabab,#29b09d,#7defa1,#ff8700,#ffd16a,#6d3fc0,#d5dae5");
+  const sequential = list("--st-chart-sequential-colors", "#e4f5ff,#c7ebff,#a6dcff,#83c9ff,#60b4ff,#3d9df3,#1c83e1,#0068c9,#0054a3,#004280");
+  const diverging = list("--st-chart-diverging-colors", "#7d353b,#bd4043,#ff4b4b,#ff8c8c,#ffc7c7,#a6dcff,#60b4ff,#1c83e1,#0054a3,#004280");
+  const text = style.color, grey = "rgba(128,128,128,0.5)";
+  const colors = {};
+  for (let i = 0; i < 10; i++) {
+    colors[i + 1] = categorical[i %% categorical.length];
+    colors[i + 11] = sequential[i %% sequential.length];
+    colors[i + 21] = diverging[i %% diverging.length];
+  }
+  Object.assign(colors, {32: categorical[4 %% categorical.length], 33: categorical[2 %% categorical.length],
+                         34: categorical[0], 35: grey, 36: grey, 37: text, 38: "rgba(0,0,0,0)", 39: grey, 40: grey});
+  return colors;
+}
+
+function themed(spec, style) {
+  const colors = themeColors(style);
+  return spec.replace(/"#0000([0-4][0-9])"/g, (match, n) => (colors[+n] ? JSON.stringify(colors[+n]) : match));
 }
 
 function selectionOf(event) {
@@ -64,16 +91,34 @@ export default function (component) {
     parentElement.appendChild(div);
   }
   div.__peSetState = setStateValue;
+  if (!div.__peResize) {  // the column changes width without a window resize (sidebar, layout)
+    let pending = false;
+    div.__peResize = new ResizeObserver(() => {
+      if (pending || !window.Plotly || !div._fullLayout) return;
+      pending = true;
+      requestAnimationFrame(() => {
+        pending = false;
+        if (div.isConnected && div.offsetParent !== null) window.Plotly.Plots.resize(div).catch(() => {});
+      });
+    });
+    div.__peResize.observe(div);
+  }
   if (div.__peSpec === data.spec) return;
   div.__peSpec = data.spec;
   loadPlotly().then((Plotly) => {
     if (div.__peSpec !== data.spec) return;  // a newer figure came while the bundle loaded
-    const fig = JSON.parse(data.spec);
     const style = getComputedStyle(div);
-    const layout = Object.assign({}, fig.layout, {
-      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-      font: Object.assign({family: style.fontFamily, color: style.color}, (fig.layout || {}).font || {}),
-    });
+    const fig = JSON.parse(themed(data.spec, style));
+    // the rest of what st.plotly_chart's theme does: transparent background, the page's font,
+    // labels given the room they need, a grey grid that reads on light and dark pages
+    const layout = fig.layout || {};
+    layout.template = layout.template || {};
+    const look = layout.template.layout = layout.template.layout || {};
+    Object.assign(look, {paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+                         font: Object.assign({}, look.font, {family: style.fontFamily, color: style.color})});
+    for (const axis of ["xaxis", "yaxis"]) {
+      look[axis] = Object.assign({automargin: true}, look[axis], {gridcolor: "rgba(128,128,128,0.2)", zerolinecolor: "rgba(128,128,128,0.4)"});
+    }
     return Plotly.react(div, fig.data || [], layout, Object.assign({responsive: true}, data.config)).then(() => {
       if (data.selectable && !div.__peBound) {
         div.__peBound = true;
@@ -87,14 +132,15 @@ export default function (component) {
 }
 """ % {"bundle": BUNDLE, "css_class": CSS_CLASS}
 
-_component = st.components.v2.component("persona_explorer.plotly_basic", js=_JS, isolate_styles=False)
+COMPONENT = "persona_explorer.plotly_light"
+_component = st.components.v2.component(COMPONENT, js=_JS, isolate_styles=False)
 
 
 def usable(fig: go.Figure) -> bool:
     """Whether :func:`show` can draw ``fig``: static serving is on, the bundle is there and every
-    trace is one the basic bundle has."""
+    trace is one the bundle has."""
     return (bool(st.get_option("server.enableStaticServing")) and BUNDLE_PATH.is_file()
-            and all(trace.type in BASIC_TRACES for trace in fig.data))
+            and all(trace.type in TRACES for trace in fig.data))
 
 
 def _keep_state() -> None:

@@ -167,7 +167,7 @@ def ask_everyone(root: Path, timeout: float) -> dict:
         with e2e.rerun(page, timeout=600_000):
             page.get_by_role("button", name="Ask everyone").click()
         asked = time.monotonic() - t
-        page.locator('[data-testid="stPlotlyChart"]', has_text="Simulated answers").wait_for(timeout=60_000)
+        page.locator(e2e.CHARTS, has_text="Simulated answers").wait_for(timeout=60_000)
         page.screenshot(path=str(out / "ask_everyone_question.png"), full_page=True)
         with e2e.rerun(page):
             page.get_by_role("button", name="Simulate the whole survey").click()

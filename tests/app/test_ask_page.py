@@ -4,19 +4,12 @@ a typed question (checked, no real answers), and the whole survey sent to ``simu
 background job whose alignment tables the page shows when it is done."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from app_pages import common
-from tests.app.test_pages import _all_text, _plotly_values, _run, _texts
+from tests.app.test_pages import _all_text, _chart, _chart_specs, _plotly_values, _run, _texts
 
 ASK = "app_pages/ask.py"
-
-
-def _chart(at, key: str) -> dict:
-    chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
-    return json.loads(chart.proto.spec)
 
 
 def _row_sums(spec: dict) -> dict[str, float]:
@@ -61,7 +54,7 @@ def test_typed_question_is_checked_and_has_no_real_answers(app):
     app.button(key="ask_go").click()
     _run(app)
     assert len(_row_sums(_chart(app, "ask_simulated"))) >= 3
-    assert not [c for c in app.get("plotly_chart") if "ask_real" in c.proto.id]
+    assert not [id_ for id_ in _chart_specs(app) if "ask_real" in id_]
     assert "A new question has no real answers" in _all_text(app)
 
 

@@ -53,15 +53,30 @@ def test_map_page_shows_map_and_colour_choices(app):
     assert app.sidebar.selectbox(key=common.RUN_ID).value == app.session_state[common.RUN_ID]
 
 
-def _map_traces(at: AppTest) -> list[dict]:
-    """The traces of the map's figure, as the page sends them: to app_pages/plotly_light.py's
-    component (the basic plotly.js bundle), which is what draws the map on these small spaces."""
+def _chart_specs(at: AppTest, light_only: bool = False) -> dict[str, dict]:
+    """Every Plotly figure of the run by element id, as the page sends it: to
+    app_pages/plotly_light.py's component and (unless ``light_only``) to st.plotly_chart."""
     import json
 
-    chart = next(c for c in at.get("bidi_component") if "map_chart" in c.proto.id)
-    assert chart.proto.component_name == "persona_explorer.plotly_basic"
+    from app_pages import plotly_light
+
+    specs = {} if light_only else {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    for c in at.get("bidi_component"):
+        if c.proto.component_name == plotly_light.COMPONENT:
+            specs[c.proto.id] = json.loads(json.loads(c.proto.json)["spec"])
+    return specs
+
+
+def _chart(at: AppTest, key: str, light_only: bool = False) -> dict:
+    """The figure of the chart whose key is ``key``."""
+    return next(spec for id_, spec in _chart_specs(at, light_only).items() if id_.endswith(key) or key in id_)
+
+
+def _map_traces(at: AppTest) -> list[dict]:
+    """The traces of the map's figure, drawn by app_pages/plotly_light.py's component (a plotly.js
+    partial bundle), not st.plotly_chart, on these small spaces."""
     assert not [c for c in at.get("plotly_chart") if "map_chart" in c.proto.id]
-    return json.loads(json.loads(chart.proto.json)["spec"])["data"]
+    return _chart(at, "map_chart", light_only=True)["data"]
 
 
 def test_map_fades_points_by_membership_and_offers_outlier_strategies(app):
@@ -155,10 +170,7 @@ def test_cohorts_page_lists_cohorts_and_steers(app, built_space):
 
 
 def _subplot_titles(at: AppTest, key: str) -> list[str]:
-    import json
-
-    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id)
-    return [a["text"] for a in json.loads(chart.proto.spec)["layout"].get("annotations", [])]
+    return [a["text"] for a in _chart(at, key)["layout"].get("annotations", [])]
 
 
 def test_cohort_demographics_start_with_the_attribute_that_sets_it_apart(app):
@@ -242,9 +254,8 @@ def test_evaluation_page_draws_what_a_real_evaluation_stores(app, built_space):
         for method, acc in zip(table["method"], table["accuracy"]):
             assert acc == pytest.approx(results["methods"][method]["accuracy"])
         assert "Per-cohort alignment" in _texts(app, "subheader")
-        chart = next(c for c in app.get("plotly_chart") if "eval_alignment" in c.proto.id)
         drawn = {}
-        for trace in json.loads(chart.proto.spec)["data"]:
+        for trace in _chart(app, "eval_alignment")["data"]:
             for cohort, value in zip(_plotly_values(trace["x"]), _plotly_values(trace["y"])):
                 drawn[(trace["name"], str(cohort))] = value
         stored = results["cohort_alignment"]
