@@ -81,11 +81,10 @@ FLOOR_APP = """import streamlit as st, plotly.graph_objects as go
 st.title("Opinion map")
 st.plotly_chart(go.Figure(go.Scatter(x=list(range(10)), y=[i % 3 for i in range(10)], mode="markers")))
 """
-FLOOR_LIGHT_APP = """import sys; sys.path.insert(0, {repo!r})
-import streamlit as st, plotly.graph_objects as go
+FLOOR_LIGHT_APP = """import streamlit as st, plotly.graph_objects as go
 from app_pages import charts
 st.title("Opinion map")
-charts.show(go.Figure(go.Scatter(x=list(range(10)), y=[i % 3 for i in range(10)], mode="markers")), key="floor", light=True)
+charts.show(go.Figure(go.Scatter(x=list(range(10)), y=[i % 3 for i in range(10)], mode="markers")), key="floor")
 """
 METHOD_LABELS = {"spm": "Soft prompt (SPM) from the persona's embedding", "text": "Persona described in the prompt (text)"}
 
@@ -138,16 +137,8 @@ def map_opens(browser, url: str, repeats: int) -> dict:
 def floor_opens(browser, repeats: int, light: bool = False) -> dict:
     """Map-open times of the bare Streamlit + Plotly app (:data:`FLOOR_APP`; ``light``:
     :data:`FLOOR_LIGHT_APP`, its static folder holding the basic bundle), new page each time."""
-    import shutil
-
-    from app_pages import plotly_light
-
     with tempfile.TemporaryDirectory(prefix="bench_floor_") as tmp:
-        script = Path(tmp) / "floor_app.py"
-        script.write_text(FLOOR_LIGHT_APP.format(repo=str(REPO)) if light else FLOOR_APP)
-        if light:
-            (Path(tmp) / "static").mkdir()
-            shutil.copy(plotly_light.BUNDLE_PATH, Path(tmp) / "static" / plotly_light.BUNDLE)
+        script = e2e.scratch_app(Path(tmp), FLOOR_LIGHT_APP if light else FLOOR_APP)
         with e2e.streamlit_server({}, script=script) as url:
             times = []
             for _ in range(repeats + 1):  # the first open warms the server

@@ -64,10 +64,9 @@ def test_charts_show_draws_light_where_it_can_and_falls_back_to_plotly_chart():
         assert len(at.get("plotly_chart")) == 1 and not at.get("bidi_component"), (light, webgl)
 
 
-THEMED_APP = """import sys; sys.path.insert(0, {repo!r})
-import pandas as pd, plotly.express as px, streamlit as st
+THEMED_APP = """import pandas as pd, plotly.express as px, streamlit as st
 from app_pages import charts
-frame = pd.DataFrame({{"method": ["a", "b", "c"], "accuracy": [0.5, 0.6, 0.7]}})
+frame = pd.DataFrame({"method": ["a", "b", "c"], "accuracy": [0.5, 0.6, 0.7]})
 charts.show(px.bar(frame, x="accuracy", y="method", color="method", orientation="h"), key="bars")
 """
 
@@ -75,17 +74,11 @@ charts.show(px.bar(frame, x="accuracy", y="method", color="method", orientation=
 def test_light_chart_draws_in_the_streamlit_themes_colours_in_chromium(tmp_path):
     """Plotly Express figures built under Streamlit carry its template's placeholder colours
     ("#000001" ...); the component swaps them for the theme's chart colours, as st.plotly_chart does."""
-    import shutil
-
     from playwright.sync_api import sync_playwright
 
     from tests.app import e2e
 
-    (tmp_path / "static").mkdir()
-    shutil.copy(plotly_light.BUNDLE_PATH, tmp_path / "static" / plotly_light.BUNDLE)
-    script = tmp_path / "themed_app.py"
-    script.write_text(THEMED_APP.format(repo=str(e2e.REPO)))
-    with e2e.streamlit_server({}, script=script) as url, sync_playwright() as pw:
+    with e2e.streamlit_server({}, script=e2e.scratch_app(tmp_path, THEMED_APP)) as url, sync_playwright() as pw:
         browser = e2e.launch(pw)
         page = e2e.new_page(browser, viewport={"width": 1000, "height": 700})
         errors: list[str] = []
