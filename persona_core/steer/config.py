@@ -89,10 +89,7 @@ class TrainConfig:
     SPM and a second adapter of the same shape, used only when the SPM generates text; saved as
     ``adapter_free_text.safetensors``) or ``own_adapter_only`` (that second adapter alone: it
     reads the SPM's virtual tokens but sends no gradient back, so the SPM and the letters'
-    adapter train exactly as without the term). ``free_text_stances``: the training questions that
-    are not yes/no get targets too, each option said outright in a short sentence
-    (:func:`persona_core.steer.free_text.stance_answers`). ``free_text_questions``: at most that
-    many of a step's question batches get the free-text term (``None``: every one with targets).
+    adapter train exactly as without the term).
     """
 
     lr: float = 3e-3
@@ -124,8 +121,6 @@ class TrainConfig:
     free_text_tokens: int = 24
     free_text_rows: int = 8
     free_text_params: str = "all"
-    free_text_stances: bool = False
-    free_text_questions: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("free_text", "text_answer", "text_answer_questions", "persona_shift"):
@@ -134,8 +129,6 @@ class TrainConfig:
         for name in ("free_text_samples", "free_text_tokens", "free_text_rows", "text_answer_rows", "questions_per_step"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.free_text_questions is not None and self.free_text_questions < 1:
-            raise ValueError(f"free_text_questions must be >= 1 or None, got {self.free_text_questions}")
         if self.free_text_params not in FREE_TEXT_PARAMS:
             raise ValueError(f"free_text_params must be one of {FREE_TEXT_PARAMS}, got {self.free_text_params!r}")
         if not 0.0 <= self.distill <= 1.0:
@@ -205,15 +198,12 @@ def default_config() -> SteerConfig:
     row's target half the real answer and half the CF model's distribution, and the persona-shift
     term at 0.3 (FINDINGS round 5); beside them, a second adapter that says the persona's answer
     in words, read by Compare and pair generation only (``free_text_params="own_adapter_only"``:
-    the SPM and the letters' adapter train exactly as without it; FINDINGS round 9), taught the
-    base model's own answers on yes/no questions and each option said outright on the others, on
-    two of each step's four question batches (FINDINGS round 10)."""
+    the SPM and the letters' adapter train exactly as without it; FINDINGS round 9)."""
     return SteerConfig(
         spm=SPMConfig(),
         train=TrainConfig(epochs=1, steps_per_epoch=300, batch_size=32, questions_per_step=4, lr=3e-3,
                           adapter_lr=1e-3, schedule="cosine", warmup_steps=20, eval_every=100,
-                          distill=0.5, persona_shift=0.3, free_text=1.0, free_text_params="own_adapter_only",
-                          free_text_stances=True, free_text_questions=2),
+                          distill=0.5, persona_shift=0.3, free_text=1.0, free_text_params="own_adapter_only"),
         adapter=AdapterConfig(),
     )
 

@@ -10,13 +10,6 @@ judges with). A training row whose real answer is option ``k`` is then taught, t
 one of the base model's answers that say ``k`` (rejection-sampled fine-tuning: the texts are the
 base model's own, so fluency has nothing to lose; only which of them a persona says moves).
 
-That works where the 135M mapper has been measured, on yes/no questions (``bench/answer_mapper.py``).
-On the others the base model's answers seldom say any option (a GSS question there is often a
-short label, "favor preference in hiring blacks") and the mapper labels them by its own biases,
-and it costs 0.6 s per answer. With ``stances``, such a question's targets are instead each
-option said outright in a short sentence (:data:`STANCE_STEMS`, "I would say strongly agree."),
-labelled by construction: the steered model learns to state the persona's answer in words.
-
 Targets are plain token-id lists, saved as JSON beside a checkpoint (never pickled).
 """
 from __future__ import annotations
@@ -38,8 +31,6 @@ from persona_core.steer.prompts import FREE_INSTRUCTION, PromptBuilder
 
 TARGETS_FILE = "free_text_targets.json"
 TARGETS_FORMAT = 2  # 2: an answer that ended carries its end-of-turn token (1, unmarked: never did)
-# how an option is said outright, for a question that is not yes/no (one drawn per training row)
-STANCE_STEMS = ("I would say {option}.", "My answer: {option}.", "{Option}.", "I'd go with {option}.")
 
 
 Labeller = Callable[[Question, str], int]  # (question, answer text) -> the option it says
@@ -53,19 +44,6 @@ def is_yes_no(question: Question) -> bool:
 def yes_no_indices(questions: Sequence[Question], indices: Sequence[int]) -> list[int]:
     """The ``indices`` whose questions are yes/no (:func:`is_yes_no`), in order."""
     return [int(i) for i in indices if is_yes_no(questions[int(i)])]
-
-
-def stance_answers(tokenizer, question: Question, end_token: int | None) -> list[tuple[list[int], int]]:
-    """Every option of ``question`` said outright, once per :data:`STANCE_STEMS` stem, each
-    ending with ``end_token`` (the chat's end of turn; none when ``None``): ``[(token ids, option index)]``."""
-    end = [] if end_token is None else [int(end_token)]
-    rows = []
-    for o, option in enumerate(question.options):
-        text = str(option).strip()
-        for stem in STANCE_STEMS:
-            said = stem.format(option=text, Option=text[:1].upper() + text[1:])
-            rows.append((tokenizer.encode(said, add_special_tokens=False) + end, o))
-    return rows
 
 
 def free_text_builder(tokenizer) -> PromptBuilder:
@@ -122,26 +100,20 @@ def sample_targets(
     seed: int,
     progress: bool = True,
     labeller: Labeller | None = None,
-    stances: bool = False,
 ) -> FreeTextTargets:
     """Ask each yes/no question ``questions[i]`` (``i`` in ``indices``; others are skipped)
     ``samples`` times of the base ``model`` without its options (temperature 0.7, top-p 0.9, at
     most ``max_tokens`` tokens) and label every non-empty answer with ``labeller`` (default: the
     option :func:`closest_option` puts first). An answer the model ended within ``max_tokens``
-    ends with its end-of-turn token; one cut at the limit does not. ``stances``: the other
-    questions of ``indices`` get :func:`stance_answers` (nothing sampled)."""
+    ends with its end-of-turn token; one cut at the limit does not."""
     llm = LLM(model, tokenizer)
     builder = free_text_builder(tokenizer)
     if labeller is None:
         labeller = lambda question, text: int(np.argmax(closest_option(llm, question.text, text, list(question.options))))
-    stance_questions = stance_indices(questions, indices, stances)
     indices = yes_no_indices(questions, indices)
     targets = FreeTextTargets(settings={"samples": samples, "max_tokens": max_tokens, "seed": seed, "questions": indices,
-                                        "stance_questions": stance_questions,
-                                        "n_options": {str(i): questions[i].n_options for i in indices + stance_questions},
+                                        "n_options": {str(i): questions[i].n_options for i in indices},
                                         "format": TARGETS_FORMAT})
-    for q in stance_questions:
-        targets.answers[q] = stance_answers(tokenizer, questions[q], tokenizer.eos_token_id)
     bar = tqdm(indices, desc="free-text targets", unit="question", disable=not progress, leave=False, file=sys.stderr)
     for q in bar:
         question = questions[int(q)]
@@ -162,24 +134,17 @@ def sample_targets(
     return targets
 
 
-def stance_indices(questions: Sequence[Question], indices: Sequence[int], stances: bool) -> list[int]:
-    """The ``indices`` whose questions get :func:`stance_answers`: with ``stances``, those that
-    are not yes/no, in order; else none."""
-    return [int(i) for i in indices if not is_yes_no(questions[int(i)])] if stances else []
-
-
 def load_or_sample(path: Path | None, model, tokenizer, questions, indices, samples, max_tokens, seed, progress,
-                   labeller: Labeller | None = None, stances: bool = False) -> FreeTextTargets:
+                   labeller: Labeller | None = None) -> FreeTextTargets:
     """The targets saved at ``path`` when they were made with the same settings, else fresh ones
     (saved there when ``path`` is given)."""
     if path is not None and path.exists():
         got = FreeTextTargets.load(path)
         same = {"samples": samples, "max_tokens": max_tokens, "seed": seed, "questions": yes_no_indices(questions, indices),
                 "format": TARGETS_FORMAT}
-        if (all(got.settings.get(k) == v for k, v in same.items())
-                and got.settings.get("stance_questions", []) == stance_indices(questions, indices, stances)):
+        if all(got.settings.get(k) == v for k, v in same.items()):
             return got
-    targets = sample_targets(model, tokenizer, questions, indices, samples, max_tokens, seed, progress, labeller, stances)
+    targets = sample_targets(model, tokenizer, questions, indices, samples, max_tokens, seed, progress, labeller)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         targets.save(path)

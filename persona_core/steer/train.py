@@ -169,11 +169,8 @@ class SPMTrainer:
         self.free_text_targets = free_targets
         free_seconds = time.perf_counter() - t_free  # sampling the targets is part of training's time
         if free_targets is not None:
-            stance = set(free_targets.settings.get("stance_questions", []))
-            sampled = {q: rows for q, rows in free_targets.answers.items() if q not in stance}
-            notes.append(f"free-text term: {sum(map(len, sampled.values()))} base-model answers to {len(sampled)} questions"
-                         + (f", options said outright on {len(stance)} more" if stance else "")
-                         + f"; {free_targets.option_coverage():.0%} of their options said by one")
+            notes.append(f"free-text term: {sum(map(len, free_targets.answers.values()))} base-model answers to "
+                         f"{len(free_targets.answers)} questions; {free_targets.option_coverage():.0%} of their options said by one")
         free_rng = np.random.default_rng(tcfg.seed)
         peft_model = attach_adapter(self.model, cfg.adapter) if cfg.adapter is not None else None
         lm = self.model if peft_model is None else inner_model(peft_model)
@@ -228,7 +225,7 @@ class SPMTrainer:
                     g["lr"] = g["base_lr"] * tcfg.lr_factor(step)
                 optim.zero_grad(set_to_none=True)
                 n_rows = sum(len(rows) for rows in step_batches)
-                loss_sum, free_batches = 0.0, 0
+                loss_sum = 0.0
                 for i_batch, rows in enumerate(step_batches):
                     q = int(a.question[rows[0]])
                     parts = self.builder.parts(survey.questions[q], cfg.spm.cue_tokens)
@@ -246,10 +243,8 @@ class SPMTrainer:
                                                   readout="text")
                         # weighted per row as the letter term: the few rows stand for their batch
                         loss = loss - tcfg.text_answer * (target[:n_text] * text_logp).sum() * (len(rows) / n_text) / n_rows
-                    if free_targets is not None and (tcfg.free_text_questions is None
-                                                     or free_batches < tcfg.free_text_questions):
+                    if free_targets is not None:
                         picked = free_targets.pick(q, a.option[rows[: tcfg.free_text_rows]], free_rng)
-                        free_batches += bool(picked)
                         if picked:
                             where = torch.tensor([i for i, _ in picked])
                             free_parts = self.free_builder.parts(survey.questions[q], cfg.spm.cue_tokens)
@@ -329,8 +324,7 @@ class SPMTrainer:
         tcfg = self.config.train
         path = None if self.checkpoint_dir is None else self.checkpoint_dir / TARGETS_FILE
         return load_or_sample(path, self.model, self.tokenizer, survey.questions, split.questions.tolist(),
-                              tcfg.free_text_samples, tcfg.free_text_tokens, tcfg.seed, tcfg.progress,
-                              stances=tcfg.free_text_stances)
+                              tcfg.free_text_samples, tcfg.free_text_tokens, tcfg.seed, tcfg.progress)
 
     def _subsample_notes(self, survey: Survey, split: SteerSplit) -> list[str]:
         notes = []

@@ -304,61 +304,7 @@ def test_free_text_targets_are_sampled_for_yes_no_questions_and_reused(lm, tmp_p
     assert again.answers == got.answers and len(calls) == n_calls  # same settings: read back, not sampled again
 
 
-def test_free_text_stances_say_every_option_of_the_other_questions_outright(lm, tmp_path):
-    # with stances, a question that is not yes/no is taught each option said in a short sentence
-    # ending the turn (labelled by construction, never by the mapper); yes/no ones are still sampled
-    from persona_core.data.survey import Question
-    from persona_core.steer.free_text import STANCE_STEMS, load_or_sample
-
-    model, tok = lm
-    questions = [Question("tea", "Do you enjoy drinking tea?", ("yes", "no"), ordinal=False),
-                 Question("size", "How big is your town?", ("small", "medium", "large"), ordinal=True)]
-    calls = []
-    labeller = lambda question, text: calls.append(question.id) or 0
-    path = tmp_path / "targets.json"
-    got = load_or_sample(path, model, tok, questions, [0, 1], 2, 6, 0, False, labeller=labeller, stances=True)
-    assert sorted(got.answers) == [0, 1] and set(calls) == {"tea"}  # the mapper labelled the yes/no answers only
-    said = got.answers[1]
-    assert [o for _, o in said] == [o for o in range(3) for _ in STANCE_STEMS]
-    for ids, o in said:
-        assert ids[-1] == tok.eos_token_id
-        assert questions[1].options[o] in tok.decode(ids[:-1]).lower()
-    assert got.option_coverage() == 4 / 5  # yes/no: every answer labelled "yes" here; the others: all three
-    again = load_or_sample(path, model, tok, questions, [0, 1], 2, 6, 0, False, labeller=labeller, stances=True)
-    assert again.answers == got.answers and calls.count("tea") == 2  # read back
-    without = load_or_sample(path, model, tok, questions, [0, 1], 2, 6, 0, False, labeller=labeller)
-    assert list(without.answers) == [0] and calls.count("tea") == 4  # other settings: made again
-
-
-def test_free_text_questions_caps_the_term_per_step(lm, planted):
-    # free_text_questions = 1: of a step's three question batches only the first with targets is
-    # taught free text (the term's cost per step is bounded); None: every one
-    from persona_core.steer.free_text import FreeTextTargets
-
-    model, tok = lm
-    survey, emb, _, mask = planted
-
-    class Counting(FreeTextTargets):
-        calls = 0
-
-        def pick(self, *args):
-            Counting.calls += 1
-            return super().pick(*args)
-
-    targets = _planted_free_text_targets(survey, tok)
-    counted = {}
-    for cap in (1, None):
-        Counting.calls = 0
-        cfg = _config(mode="suffix_kv", steps=2, lr=3e-2)
-        cfg.train.free_text, cfg.train.questions_per_step, cfg.train.free_text_questions = 1.0, 3, cap
-        SPMTrainer(model, tok, cfg).fit(survey, emb, mask, "planted",
-                                        free_text_targets=Counting(targets.answers, targets.settings))
-        counted[cap] = Counting.calls
-    assert counted == {1: 2, None: 6}, counted
-
-
 @pytest.mark.parametrize("values, bad", [({"free_text": -0.1}, "free_text"), ({"free_text_rows": 0}, "free_text_rows"),
-                                         ({"free_text_questions": 0}, "free_text_questions"),
                                          ({"free_text_samples": 0}, "free_text_samples"),
                                          ({"free_text_params": "adapter"}, "free_text_params")])
 def test_free_text_settings_are_checked(values, bad):
