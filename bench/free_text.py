@@ -122,20 +122,41 @@ def free_text_check(comparer: Comparer, personas: list[Persona], n_prompts: int,
     }
 
 
+def training_respondents(space, record: dict) -> np.ndarray:
+    """The SPM's training respondents (indices into the survey), from its checkpoint record."""
+    survey = space.survey
+    return np.array([survey.respondent_index(r) for r in record.get("split", {}).get("train_respondents", survey.respondent_ids)])
+
+
+def open_question_pairs(space, record: dict, n_pairs: int, seed: int, yes_no_only: bool = False) -> np.ndarray:
+    """The seeded answer rows the open-question check asks: held-out answers of the SPM's training
+    respondents on its training questions (``yes_no_only``: yes/no questions alone)."""
+    survey, a = space.survey, space.survey.answers
+    spm_q = np.array([survey.question_index(q) for q in record.get("split", {}).get("questions", [q.id for q in survey.questions])])
+    if yes_no_only:
+        spm_q = np.array([q for q in spm_q if is_yes_no(survey.questions[q])])
+    pool = np.flatnonzero(space.heldout_mask & np.isin(a.respondent, training_respondents(space, record)) & np.isin(a.question, spm_q))
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(pool, min(n_pairs, pool.size), replace=False))
+
+
+def rates_by_kind(hits: dict[str, list[bool]], yes_no: list[bool]) -> dict:
+    """Match rates on the yes/no questions' pairs and on the others' (each with its count)."""
+    out = {}
+    for kind, keep in (("yes_no", np.array(yes_no, bool)), ("other", ~np.array(yes_no, bool))):
+        out[kind] = {"n_pairs": int(keep.sum()), **{k: float(np.mean(np.array(v)[keep])) if keep.any() else None
+                                                   for k, v in hits.items()}}
+    return out
+
+
 def open_question_check(comparer: Comparer, space, record: dict, n_pairs: int, new_tokens: int, seed: int,
                         yes_no_only: bool = False) -> dict:
     """Ask survey questions without options; map each answer to an option; compare with the truth.
     ``yes_no_only``: only questions whose options are yes and no, where the mapper's reading has
     been measured (``bench/answer_mapper.py``)."""
     survey, a = space.survey, space.survey.answers
-    split = record.get("split", {})
-    train_resp = np.array([survey.respondent_index(r) for r in split.get("train_respondents", survey.respondent_ids)])
-    spm_q = np.array([survey.question_index(q) for q in split.get("questions", [q.id for q in survey.questions])])
-    if yes_no_only:
-        spm_q = np.array([q for q in spm_q if is_yes_no(survey.questions[q])])
-    pool = np.flatnonzero(space.heldout_mask & np.isin(a.respondent, train_resp) & np.isin(a.question, spm_q))
-    rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(pool, min(n_pairs, pool.size), replace=False))
+    train_resp = training_respondents(space, record)
+    rows = open_question_pairs(space, record, n_pairs, seed, yes_no_only)
     train = ~space.heldout_mask
     llm = comparer.llm
     settings = GenerationSettings(temperature=0.0, max_new_tokens=new_tokens)
@@ -176,6 +197,7 @@ def open_question_check(comparer: Comparer, space, record: dict, n_pairs: int, n
         "n_pairs": int(rows.size),
         "questions": "yes/no only" if yes_no_only else "all",
         "match": rate,
+        "match_by_kind": rates_by_kind(hits, [is_yes_no(survey.questions[int(a.question[r])]) for r in rows]),
         "chance": float(np.mean(chance)),
         "steered_minus_unsteered": rate["steered"] - rate["unsteered"],
         "steered_over_unsteered": rate["steered"] / rate["unsteered"] if rate["unsteered"] else None,
