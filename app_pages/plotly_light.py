@@ -152,9 +152,10 @@ def show(fig: go.Figure, key: str, config: dict, on_select: bool = False) -> dic
     reruns the script and comes back as ``{"selection": {"points": [...]}}``, as st.plotly_chart's
     event does."""
     data = {"spec": fig.to_json(), "config": config, "selectable": on_select}
-    if not on_select:
+    if on_select:
+        result = _component(key=key, data=data, width="stretch", default={"selection": None},
+                            on_selection_change=_keep_state)
+    else:
         _component(key=key, data=data, width="stretch")
-        return {"selection": {"points": [], "point_indices": []}}
-    result = _component(key=key, data=data, width="stretch", default={"selection": None},
-                        on_selection_change=_keep_state)
+        result = {}
     return {"selection": result.get("selection") or {"points": [], "point_indices": []}}

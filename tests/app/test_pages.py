@@ -69,7 +69,7 @@ def _chart_specs(at: AppTest, light_only: bool = False) -> dict[str, dict]:
 
 def _chart(at: AppTest, key: str, light_only: bool = False) -> dict:
     """The figure of the chart whose key is ``key``."""
-    return next(spec for id_, spec in _chart_specs(at, light_only).items() if id_.endswith(key) or key in id_)
+    return next(spec for id_, spec in _chart_specs(at, light_only).items() if key in id_)
 
 
 def _map_traces(at: AppTest) -> list[dict]:
