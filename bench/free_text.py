@@ -44,6 +44,7 @@ from persona_core.service.checkpoints import load_spm  # noqa: E402
 from persona_core.service.compare import Comparer  # noqa: E402
 from persona_core.service.personas import Persona  # noqa: E402
 from persona_core.steer.config import default_config  # noqa: E402
+from persona_core.steer.data import RecordedSplit  # noqa: E402
 from persona_core.steer.free_text import is_yes_no  # noqa: E402
 
 PROMPTS = (
@@ -122,20 +123,14 @@ def free_text_check(comparer: Comparer, personas: list[Persona], n_prompts: int,
     }
 
 
-def training_respondents(space, record: dict) -> np.ndarray:
-    """The SPM's training respondents (indices into the survey), from its checkpoint record."""
-    survey = space.survey
-    return np.array([survey.respondent_index(r) for r in record.get("split", {}).get("train_respondents", survey.respondent_ids)])
-
-
-def open_question_pairs(space, record: dict, n_pairs: int, seed: int, yes_no_only: bool = False) -> np.ndarray:
+def open_question_pairs(space, split: RecordedSplit, n_pairs: int, seed: int, yes_no_only: bool = False) -> np.ndarray:
     """The seeded answer rows the open-question check asks: held-out answers of the SPM's training
     respondents on its training questions (``yes_no_only``: yes/no questions alone)."""
     survey, a = space.survey, space.survey.answers
-    spm_q = np.array([survey.question_index(q) for q in record.get("split", {}).get("questions", [q.id for q in survey.questions])])
+    spm_q = split.questions
     if yes_no_only:
         spm_q = np.array([q for q in spm_q if is_yes_no(survey.questions[q])])
-    pool = np.flatnonzero(space.heldout_mask & np.isin(a.respondent, training_respondents(space, record)) & np.isin(a.question, spm_q))
+    pool = np.flatnonzero(space.heldout_mask & np.isin(a.respondent, split.train_respondents) & np.isin(a.question, spm_q))
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(pool, min(n_pairs, pool.size), replace=False))
 
@@ -155,8 +150,9 @@ def open_question_check(comparer: Comparer, space, record: dict, n_pairs: int, n
     ``yes_no_only``: only questions whose options are yes and no, where the mapper's reading has
     been measured (``bench/answer_mapper.py``)."""
     survey, a = space.survey, space.survey.answers
-    train_resp = training_respondents(space, record)
-    rows = open_question_pairs(space, record, n_pairs, seed, yes_no_only)
+    split = RecordedSplit.from_record(survey, record)
+    train_resp = split.train_respondents
+    rows = open_question_pairs(space, split, n_pairs, seed, yes_no_only)
     train = ~space.heldout_mask
     llm = comparer.llm
     settings = GenerationSettings(temperature=0.0, max_new_tokens=new_tokens)

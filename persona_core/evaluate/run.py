@@ -28,7 +28,7 @@ from persona_core.progress import tqdm
 from persona_core.evaluate.baselines import HistoryPrompter, SharedPromptBaseline, demographic_texts
 from persona_core.metrics import accuracy_interval, alignment, cluster_share_interval, summarize
 from persona_core.evaluate.refit import ExcludingFit
-from persona_core.steer.data import heldout_rows
+from persona_core.steer.data import RecordedSplit, heldout_rows
 from persona_core.steer.engine import HeadCache
 from persona_core.steer.model import SoftPromptModel
 from persona_core.steer.prompts import PromptBuilder
@@ -117,14 +117,8 @@ class Evaluator:
         # an SPM trained with an adapter steers the adapted copy; every other method the base model
         self.spm_lm = spm.steered_lm if spm.steered_lm is not None else model
         self.spm_heads = self.heads if self.spm_lm is model else HeadCache(self.spm_lm, max_items=256)
-        survey = space.survey
-        split = spm_record.get("split", {})
-        q_ids = split.get("questions") or [q.id for q in survey.questions]
-        self.spm_questions = np.array(sorted(survey.question_index(q) for q in q_ids), dtype=np.int64)
-        self.train_respondents = np.array(
-            [survey.respondent_index(r) for r in split.get("train_respondents", survey.respondent_ids)], dtype=np.int64
-        )
-        self.unseen = np.array([survey.respondent_index(r) for r in split.get("unseen_respondents", [])], dtype=np.int64)
+        split = RecordedSplit.from_record(space.survey, spm_record)
+        self.spm_questions, self.train_respondents, self.unseen = split.questions, split.train_respondents, split.unseen_respondents
 
     # ------------------------------------------------------------------ rows
     def eval_rows(self) -> tuple[np.ndarray, np.ndarray]:

@@ -32,6 +32,27 @@ class SteerSplit:
         }
 
 
+@dataclass
+class RecordedSplit:
+    """A checkpoint record's split (:meth:`SteerSplit.to_record`) as survey indices: every
+    respondent trained on and every question where the record names none."""
+
+    train_respondents: np.ndarray
+    unseen_respondents: np.ndarray
+    questions: np.ndarray  # sorted
+
+    @classmethod
+    def from_record(cls, survey: Survey, record: dict) -> "RecordedSplit":
+        split = record.get("split", {})
+        q_ids = split.get("questions") or [q.id for q in survey.questions]
+        return cls(
+            train_respondents=np.array([survey.respondent_index(r) for r in split.get("train_respondents", survey.respondent_ids)],
+                                       dtype=np.int64),
+            unseen_respondents=np.array([survey.respondent_index(r) for r in split.get("unseen_respondents", [])], dtype=np.int64),
+            questions=np.array(sorted(survey.question_index(q) for q in q_ids), dtype=np.int64),
+        )
+
+
 def make_split(survey: Survey, heldout_mask: np.ndarray, config: TrainConfig) -> SteerSplit:
     """Seeded choice of respondents and questions (subsampled per ``config``) and their rows."""
     a = survey.answers

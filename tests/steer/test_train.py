@@ -344,3 +344,20 @@ def test_free_text_targets_keep_the_end_of_an_answer_that_ended(lm):
             assert ends == [None] * 4  # no answer fits four tokens
         else:
             assert any(end is not None for end in ends)  # one or two sentences end well within 64
+
+
+def test_a_recorded_split_reads_back_as_the_same_indices(planted):
+    # eval and bench/free_text.py read a checkpoint's split from its record: the same respondents
+    # and questions the run chose; a record without a split means every respondent and question
+    from persona_core.steer.data import RecordedSplit, make_split
+
+    survey, _, _, mask = planted
+    split = make_split(survey, mask, TrainConfig(unseen_fraction=0.2, max_questions=3, min_question_answers=1))
+    back = RecordedSplit.from_record(survey, {"split": split.to_record(survey)})
+    np.testing.assert_array_equal(back.train_respondents, split.train_respondents)
+    np.testing.assert_array_equal(back.unseen_respondents, split.unseen_respondents)
+    np.testing.assert_array_equal(back.questions, np.sort(split.questions))
+    assert split.unseen_respondents.size > 0 and split.questions.size == 3
+    bare = RecordedSplit.from_record(survey, {})
+    assert bare.train_respondents.tolist() == list(range(survey.n_respondents)) and bare.unseen_respondents.size == 0
+    assert bare.questions.tolist() == list(range(survey.n_questions))
