@@ -99,10 +99,10 @@ def measure_scales(llm, questions: list[tuple[str, list[str]]]) -> dict:
     rows = []
     for text, options in tqdm(questions, desc="scales", file=sys.stderr):
         index = {str(o).strip().lower(): i for i, o in enumerate(options)}
-        for option, answers in ((o, SCALE_STANCES[o]) for o in index):
-            for answer in answers:
+        for option, said in index.items():
+            for answer in SCALE_STANCES[option]:
                 picked = int(np.argmax(closest_option(llm, text, answer, options)))
-                rows.append((" / ".join(options), picked == index[option], abs(picked - index[option]) <= 1, 1 / len(options)))
+                rows.append((" / ".join(options), picked == said, abs(picked - said) <= 1, 1 / len(options)))
 
     def summary(part):
         return {"answers": len(part), "accuracy": float(np.mean([r[1] for r in part])),
