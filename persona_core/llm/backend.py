@@ -241,13 +241,15 @@ class LLM:
         return Prefill.from_output(out, self._cache_arg, inputs.attention_mask, inputs.position_ids[:, -1:])
 
     def stream_prefill(self, prefill: Prefill, settings: GenerationSettings | None = None,
-                       first_row: int = 0, ends: list | None = None) -> Iterator[list[str]]:
+                       first_row: int = 0, ends: list | None = None,
+                       forced: Sequence[Sequence[int]] | None = None) -> Iterator[list[str]]:
         """Decode on from ``prefill`` (left unchanged: the cache decoding appends to is a new one).
         ``first_row``: which row of a larger batch ``prefill`` starts at (its sampling seeds);
-        ``ends``: see :meth:`continue_stream`."""
+        ``ends``, ``forced``: see :meth:`continue_stream`."""
         cache = DynamicCache(ddp_cache_data=list(prefill.kv))
         out = SimpleNamespace(logits=prefill.logits, **{self._cache_arg: cache})
-        yield from self.continue_stream(out, prefill.mask, prefill.positions, settings, first_row=first_row, ends=ends)
+        yield from self.continue_stream(out, prefill.mask, prefill.positions, settings, first_row=first_row, ends=ends,
+                                        forced=forced)
 
     @property
     def cache_arg(self) -> str:
@@ -263,6 +265,7 @@ class LLM:
         settings: GenerationSettings | None = None,
         first_row: int = 0,
         ends: list | None = None,
+        forced: Sequence[Sequence[int]] | None = None,
     ) -> Iterator[list[str]]:
         """Decode on from a first forward pass (shared by every way of building the input, e.g.
         per-row key/value caches in :mod:`persona_core.service.decoding`).
@@ -271,17 +274,28 @@ class LLM:
         attention mask so far (B x length); ``positions``: (B x 1) position of each row's last token;
         ``first_row``: see :func:`persona_core.llm.sampling.row_generators`; ``ends``: a list
         that, once decoding is over, holds per row the end-of-turn token that ended it, or
-        ``None`` where the row ran to ``max_new_tokens`` (its text was cut, not finished).
+        ``None`` where the row ran to ``max_new_tokens`` (its text was cut, not finished);
+        ``forced``: per row, token ids that row says first, whatever the model would draw (a
+        given start of the answer that the model then continues, with ``max_new_tokens`` of its
+        own after them; the row's sampling draws go on as if it had drawn them, so what follows
+        does not depend on the other rows).
         """
         settings = settings or GenerationSettings()
         n = mask.shape[0]
+        if forced is not None and len(forced) != n:
+            raise ValueError(f"forced tokens for {len(forced)} rows, but the batch has {n}")
         decoders = [IncrementalDecoder(self.tokenizer) for _ in range(n)]
         done = [False] * n
         ended_by: list[int | None] = [None] * n
+        # a row's forced tokens do not count against max_new_tokens: the model says that many of its own
+        budget = [settings.max_new_tokens + (0 if forced is None else len(forced[i])) for i in range(n)]
         gens = row_generators(settings, n, self.device, first_row)
-        for step in range(settings.max_new_tokens):
+        for step in range(max(budget)):
             with torch.inference_mode():
                 tokens = next_tokens(out.logits[:, -1, :], settings, gens)
+                if forced is not None:
+                    tokens = torch.tensor([row[step] if step < len(row) else tok
+                                           for row, tok in zip(forced, tokens.tolist())], device=tokens.device)
             pieces = []
             for i, tok in enumerate(tokens.tolist()):
                 if done[i]:
@@ -290,9 +304,12 @@ class LLM:
                     done[i] = True
                     ended_by[i] = tok
                     pieces.append(decoders[i].flush())
+                elif step == budget[i] - 1:  # the row's last token: cut there, not ended
+                    done[i] = True
+                    pieces.append(decoders[i].push(tok) + decoders[i].flush())
                 else:
                     pieces.append(decoders[i].push(tok))
-            last = all(done) or step == settings.max_new_tokens - 1
+            last = all(done)
             if last and ends is not None:
                 ends[:] = ended_by
             yield pieces  # each token goes out as soon as it is drawn, before the next step runs
@@ -309,9 +326,6 @@ class LLM:
                     **{self._cache_arg: getattr(out, self._cache_arg)},
                     logits_to_keep=1,
                 )
-        tail = ["" if done[i] else decoders[i].flush() for i in range(n)]
-        if any(tail):
-            yield tail
 
     def generate(
         self,

@@ -24,10 +24,11 @@ def stream_from_past(
     past_mask: torch.Tensor,
     embeds: torch.Tensor | list[torch.Tensor],
     settings: GenerationSettings | None = None,
+    forced: list[list[int]] | None = None,
 ) -> Iterator[list[str]]:
     """Yield the new text of every row per decoding step: :func:`prefill_from_past`, then
-    :meth:`LLM.stream_prefill`, as for every other input."""
-    yield from llm.stream_prefill(prefill_from_past(llm, past, past_mask, embeds), settings)
+    :meth:`LLM.stream_prefill` (``forced``: each row's first tokens), as for every other input."""
+    yield from llm.stream_prefill(prefill_from_past(llm, past, past_mask, embeds), settings, forced=forced)
 
 
 def prefill_from_past(

@@ -107,6 +107,20 @@ def test_ends_say_which_rows_finished_and_which_were_cut(llm):
     assert texts == llm.generate(chat, None, settings)  # asking for the ends changes nothing
 
 
+def test_forced_tokens_start_a_row_and_the_model_continues_them(llm):
+    chat = [llm.chat_prompt("What is the capital of France?"), llm.chat_prompt("Hi")]
+    start = "The capital of France is"
+    settings = GenerationSettings(temperature=0.0, max_new_tokens=6, ignore_eos=True)
+    forced = [llm.encode([start])[0], []]
+    texts = ["".join(step[i] for step in llm.stream_prefill(llm.prefill(chat), settings, forced=forced)) for i in range(2)]
+    # the forced row says the start, then what the model says after it (six tokens of its own)
+    assert texts[0].startswith(start)
+    assert texts[0] == start + llm.generate([chat[0] + start], settings=settings)[0]
+    assert texts[1] == llm.generate([chat[1]], settings=settings)[0]  # a row with nothing forced is unchanged
+    with pytest.raises(ValueError, match="forced tokens for 1 rows"):
+        list(llm.stream_prefill(llm.prefill(chat), settings, forced=forced[:1]))
+
+
 def test_seed_reproduces_sampling(llm):
     chat = [llm.chat_prompt("Write one sentence about the sea.")]
     hot = GenerationSettings(temperature=1.2, top_p=0.95, max_new_tokens=8, seed=7)
