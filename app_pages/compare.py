@@ -138,6 +138,11 @@ if len(methods) == 1:
 temperature = s2.slider("Temperature", 0.0, 1.5, 0.7, 0.05, key="compare_temperature")
 max_new = s3.number_input("Max new tokens", 8, 512, 64, 8, key="compare_max_new")
 seed = s4.number_input("Seed", 0, 2**31 - 1, 0, key="compare_seed")
+answer_first = source == "bank" and st.toggle(
+    "Start each answer with its option", value=True, key="compare_answer_first",
+    help="Each side first names the option it picks from its own option probabilities (the bars below; the "
+         "likeliest at temperature 0, else a draw at this temperature), then explains it. Off: the model answers "
+         "in free text, and on a survey question the 135M model seldom names an option by itself.")
 description = None
 if persona is not None and method == "text":
     with st.expander("Persona text (what the steered side is told)"):
@@ -170,7 +175,8 @@ if clicked and ready:
         slot_b.markdown(_md(b, streaming=True))
 
     try:
-        result = comparer.compare(question, method, persona, description, settings, on_piece=show)
+        result = comparer.compare(question, method, persona, description, settings, on_piece=show,
+                                  answer_first=answer_first)
     except (SteeringUnavailable, ValueError) as exc:
         st.error(str(exc))
         result = None
@@ -224,6 +230,6 @@ if ready and not clicked:
     # Last in the run, once everything is drawn: run the comparison's prompt now (the persona text
     # is the costly part), so that Generate starts from the first token.
     try:
-        comparer.prepare(question, method, persona, description)
+        comparer.prepare(question, method, persona, description, answer_first=answer_first)
     except (SteeringUnavailable, ValueError):
         pass  # Generate shows why

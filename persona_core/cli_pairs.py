@@ -60,6 +60,9 @@ def add_pairs_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--max-new-tokens", type=int, default=48)
     g.add_argument("--temperature", type=float, default=0.7)
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--answer-first", action=argparse.BooleanOptionalAction, default=True,
+                   help="on a bank question, each side starts with the option it picks from its own option "
+                        "probabilities, then explains it (--no-answer-first: free text only)")
     _common(g)
     g.set_defaults(func=run_generate)
 
@@ -143,7 +146,7 @@ def run_generate(args: argparse.Namespace) -> dict:
     if args.method == "spm" and spm is None:
         raise DataError(f"--method spm: no SPM checkpoint for embedding run {run_id} (train one: python -m persona_core train)")
     config = GenerateConfig(mode=args.mode, method=args.method, max_new_tokens=args.max_new_tokens,
-                            temperature=args.temperature, seed=args.seed)
+                            temperature=args.temperature, seed=args.seed, answer_first=args.answer_first)
     generator = PairGenerator(Comparer(llm, spm=spm, spm_path=spm_path), view, config, model_name=args.model)
     ids: list[int] = []
 

@@ -81,6 +81,19 @@ def question_text(question: Question | str) -> str:
     return free_question_block(text)
 
 
+def _request_key(question: Question | str, method: str, persona: Persona | None, description: str | None) -> tuple:
+    """What one comparison's prompt and scores depend on (their memos' key)."""
+    return (method, question_text(question), description.strip() if method == "text" else None,
+            None if persona is None else (persona.kind, persona.key, persona.members, persona.run_key))
+
+
+def answer_start(k: int, option: str) -> str:
+    """How an answer that picks option ``k`` begins: its letter and text, as the bank prompt lists
+    them, then "because", so that the model goes on to explain the pick (after "B. no." the 135M
+    model mostly ends its turn: a bare option is no answer)."""
+    return f"{chr(65 + k)}. {option.strip().rstrip('.')}, because"
+
+
 class Comparer:
     """Generates and scores the unsteered and the steered answer of one persona, side by side.
 
@@ -102,6 +115,7 @@ class Comparer:
         self.builder = PromptBuilder(llm.tokenizer, system_prompt=system_prompt)
         self.heads = HeadCache(llm.model, max_items=64)
         self._prefills: LockedLRU[tuple[LLM, Prefill, list[str] | None]] = LockedLRU(PREFILLS_KEPT)
+        self._probabilities: LockedLRU[tuple[np.ndarray, np.ndarray]] = LockedLRU(PREFILLS_KEPT)
         self._adapted_views: dict[bool, Comparer] = {}
 
     def _adapted(self, generation: bool = True) -> "Comparer | None":
@@ -125,13 +139,16 @@ class Comparer:
                 self._merged = LLM(merged_copy(adapted.model), self.llm.tokenizer)
             return self._merged
 
-    def unsteered_stream(self, question: Question | str, settings: GenerationSettings | None) -> Iterator[list[str]]:
-        """The unsteered answer alone, on the plain base model (shared question-head cache)."""
+    def unsteered_stream(self, question: Question | str, settings: GenerationSettings | None,
+                         forced: list[int] | None = None) -> Iterator[list[str]]:
+        """The unsteered answer alone, on the plain base model (shared question-head cache);
+        ``forced``: the tokens it starts with (see :meth:`LLM.continue_stream`)."""
         head, cue = self._parts(question)
         with torch.inference_mode():
             shared = self.heads.get(torch.tensor(head, dtype=torch.long))
             rows = [self.llm.input_embeddings(cue)]
-        return stream_from_past(self.llm, shared, torch.ones(1, shared[0][0].shape[2], dtype=torch.long), rows, settings)
+        return stream_from_past(self.llm, shared, torch.ones(1, shared[0][0].shape[2], dtype=torch.long), rows, settings,
+                                forced=None if forced is None else [forced])
 
     # --------------------------------------------------------------- methods
     @property
@@ -270,13 +287,17 @@ class Comparer:
         return past, mask, embeds
 
     def prepare(
-        self, question: Question | str, method: str, persona: Persona | None = None, description: str | None = None
+        self, question: Question | str, method: str, persona: Persona | None = None, description: str | None = None,
+        answer_first: bool = False,
     ) -> None:
         """Run the comparison's prompt now and keep it (:meth:`_batch`), so that :meth:`stream`
         starts from its first token. The prompt's costly part is the persona text: about 200
         tokens, 0.35 s on 2 CPU cores. The Compare page calls this once the persona and question
-        are shown. Raises what :meth:`stream` would raise."""
+        are shown. ``answer_first``: score the options too (:meth:`answer_starts` draws from
+        them). Raises what :meth:`stream` would raise."""
         self._check(method, persona, description)
+        if answer_first and isinstance(question, Question):
+            self.option_probabilities(question, method, persona, description)
         adapted = self._adapted() if method == "spm" else None
         with torch.inference_mode():
             if adapted is not None and self.spm_mode not in KV_MODES:  # two models: warm both heads
@@ -286,8 +307,9 @@ class Comparer:
                 self._batch(question, method, persona, description)
 
     def forget_prepared(self) -> None:
-        """Drop the prompts run ahead (keep the question heads)."""
+        """Drop the prompts run ahead and the options scored (keep the question heads)."""
         self._prefills.clear()
+        self._probabilities.clear()
         for view in self._adapted_views.values():
             view.forget_prepared()
 
@@ -296,8 +318,7 @@ class Comparer:
         """The comparison's one batch (unsteered row, steered row) run through its prompt:
         ``(model to decode with, prefill, per-row adapters or None)``, kept for the last
         :data:`PREFILLS_KEPT` requests. Not for an adapter with an embedding-mode SPM (two models)."""
-        key = (method, question_text(question), description.strip() if method == "text" else None,
-               None if persona is None else (persona.kind, persona.key, persona.members, persona.run_key))
+        key = _request_key(question, method, persona, description)
         return self._prefills.get_or_compute(key, lambda: self._run_prompt(question, method, persona, description))
 
     def _run_prompt(self, question, method, persona, description) -> tuple[LLM, Prefill, list[str] | None]:
@@ -325,25 +346,32 @@ class Comparer:
         persona: Persona | None = None,
         description: str | None = None,
         settings: GenerationSettings | None = None,
+        starts: tuple[str, str] | None = None,
     ) -> Iterator[tuple[str, str]]:
         """Yield ``(unsteered piece, steered piece)`` per decoding step, from one batch's prompt
         (see :meth:`_batch`; from the prompt run ahead by :meth:`prepare` when there is one), the
         rows decoded side by side (``parallel_rows``) or as that batch. With an adapter and an
-        embedding-mode SPM the two sides run on the two models, step by step side by side."""
+        embedding-mode SPM the two sides run on the two models, step by step side by side.
+        ``starts``: the text each side's answer begins with (:meth:`answer_starts`), which the
+        model then continues."""
         self._check(method, persona, description)
+        forced = None if starts is None else [self.llm.encode([text])[0] for text in starts]
         adapted = self._adapted() if method == "spm" else None
         if adapted is not None and self.spm_mode not in KV_MODES:
-            plain = (pieces[0] for pieces in self.unsteered_stream(question, settings))
-            steered = (pieces[1] for pieces in adapted.stream(question, method, persona, description, settings))
+            plain = (pieces[0] for pieces in self.unsteered_stream(question, settings, None if forced is None else forced[0]))
+            steered = (pieces[1] for pieces in adapted.stream(question, method, persona, description, settings,
+                                                              None if starts is None else ("", starts[1])))
             yield from itertools.zip_longest(plain, steered, fillvalue="")
             return
         llm, prefill, names = self._batch(question, method, persona, description)
         if self.parallel_rows:
             # the unsteered row on the plain model (what the batch's adapter-skipping row computes)
             decoders = [self.llm, llm if names is None else self._merged_llm(llm)]
-            steps = lockstep([d.stream_prefill(prefill.row(i), settings, first_row=i) for i, d in enumerate(decoders)])
+            steps = lockstep([d.stream_prefill(prefill.row(i), settings, first_row=i,
+                                               forced=None if forced is None else [forced[i]])
+                              for i, d in enumerate(decoders)])
         else:
-            steps = llm.stream_prefill(prefill, settings)
+            steps = llm.stream_prefill(prefill, settings, forced=forced)
             if names is not None:
                 steps = with_row_adapters(steps, names)
         for pieces in steps:
@@ -357,14 +385,21 @@ class Comparer:
         description: str | None = None,
         settings: GenerationSettings | None = None,
         on_piece=None,
+        answer_first: bool = False,
     ) -> ComparisonResult:
         """Run :meth:`stream` to the end (``on_piece(unsteered_text, steered_text)`` after each
-        step, for live display) and return the result with time to first token per side."""
+        step, for live display) and return the result with time to first token per side.
+        ``answer_first``: on a bank question, each side's answer starts with the option it picks
+        from its own option probabilities (:meth:`answer_starts`), then the model explains it
+        (a free-text question has no options, and is answered as without it)."""
         settings = settings or GenerationSettings()
         texts = ["", ""]
         first: list[float | None] = [None, None]
         t0 = time.perf_counter()
-        for a, b in self.stream(question, method, persona, description, settings):
+        bank = isinstance(question, Question) and question.n_options >= 2
+        picked = self.answer_starts(question, method, persona, description, settings) if answer_first and bank else None
+        starts = None if picked is None else tuple(start for start, _ in picked)
+        for a, b in self.stream(question, method, persona, description, settings, starts):
             for i, piece in enumerate((a, b)):
                 if piece:
                     texts[i] += piece
@@ -385,18 +420,49 @@ class Comparer:
                       "max_new_tokens": settings.max_new_tokens, "seed": settings.seed},
             first_token_s=(first[0], first[1]),
             total_s=time.perf_counter() - t0,
-            extra={"description": description} if method == "text" else {"spm_checkpoint": self.spm_path,
-                                                                          "spm_mode": self.spm_mode},
+            extra={**({"description": description} if method == "text" else {"spm_checkpoint": self.spm_path,
+                                                                              "spm_mode": self.spm_mode}),
+                   **({} if picked is None else {"picked_options": [int(k) for _, k in picked]})},
         )
+
+    def answer_starts(self, question: Question, method: str, persona: Persona | None = None,
+                      description: str | None = None,
+                      settings: GenerationSettings | None = None) -> tuple[tuple[str, int], tuple[str, int]]:
+        """Per side (unsteered, steered): the start of its answer to a bank question and the option
+        it names. Each side picks from its own option probabilities (:meth:`option_probabilities`,
+        the reading the eval measures): the likeliest option when decoding is greedy, else a draw
+        at the settings' temperature (seeded by ``settings.seed`` and the side's row). Free text would otherwise
+        have to find the persona's answer on its own, and the 135M model's free answers on a bank
+        question seldom name an option (FINDINGS round 11)."""
+        settings = settings or GenerationSettings()
+        options = list(question.options) if isinstance(question, Question) else []
+        probabilities = self.option_probabilities(question, method, persona, description)
+        out = []
+        for row, p in enumerate(probabilities):
+            if settings.greedy:
+                k = int(np.argmax(p))
+            else:
+                rng = np.random.default_rng(None if settings.seed is None else (settings.seed, row))
+                tempered = np.exp(np.log(np.clip(p, 1e-300, None)) / settings.temperature)
+                k = int(rng.choice(len(p), p=tempered / tempered.sum()))
+            out.append((answer_start(k, options[k]), k))
+        return out[0], out[1]
 
     # ---------------------------------------------------------------- scoring
     def option_probabilities(
         self, question: Question, method: str, persona: Persona | None = None, description: str | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities of the options of a bank question: (unsteered, steered), each sums to 1."""
+        """Probabilities of the options of a bank question: (unsteered, steered), each sums to 1
+        (kept for the last few requests: the page shows what :meth:`answer_starts` drew from)."""
         if not isinstance(question, Question) or question.n_options < 2:
             raise ValueError("option probabilities need a bank question with at least two options")
         self._check(method, persona, description)
+        key = _request_key(question, method, persona, description)
+        return self._probabilities.get_or_compute(
+            key, lambda: self._score_options(question, method, persona, description))
+
+    def _score_options(self, question: Question, method: str, persona: Persona | None,
+                       description: str | None) -> tuple[np.ndarray, np.ndarray]:
         parts = self.builder.parts(question)
         model = self.llm.model
         empty = torch.zeros(0, dtype=torch.long)

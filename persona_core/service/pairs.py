@@ -33,7 +33,9 @@ FREE_PREFIX = "free:"
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    """``method``: ``auto`` (the SPM when loaded, else text), ``spm`` or ``text``."""
+    """``method``: ``auto`` (the SPM when loaded, else text), ``spm`` or ``text``;
+    ``answer_first``: on a bank question each side's answer starts with the option it picks from
+    its own option probabilities, then explains it (:meth:`Comparer.answer_starts`)."""
 
     mode: str = "steered"
     method: str = "auto"
@@ -41,6 +43,7 @@ class GenerateConfig:
     temperature: float = 0.7
     top_p: float = 0.9
     seed: int | None = 0
+    answer_first: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -180,7 +183,8 @@ class PairGenerator:
         return describe_persona(self.view, persona) if self.method == "text" else None
 
     def steered_pair(self, persona: Persona, question: Question | str, i: int = 0) -> GeneratedPair:
-        result = self.comparer.compare(question, self.method, persona, self._description(persona), self._settings(i))
+        result = self.comparer.compare(question, self.method, persona, self._description(persona), self._settings(i),
+                                       answer_first=self.config.answer_first)
         meta = comparison_meta(result, self.view.run_id, self.model_name)
         meta["spm_checkpoint"] = self.comparer.spm_path if self.method == "spm" else None
         return GeneratedPair(result.prompt, result.unsteered, result.steered, meta)

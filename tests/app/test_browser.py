@@ -33,7 +33,8 @@ def steered_space(built_space):
     question = view.survey.questions[view.survey.question_index(QUESTION)]
     settings = GenerationSettings(temperature=0.0, max_new_tokens=MAX_NEW, seed=0)
     for label in view.cohorts:
-        result = comparer.compare(question, "spm", cohort_persona(view, label), settings=settings)
+        # as the page asks it by default: each side starts with the option it picks
+        result = comparer.compare(question, "spm", cohort_persona(view, label), settings=settings, answer_first=True)
         if result.steered != result.unsteered:
             return built_space, view, label, result
     raise AssertionError("the tiny SPM steers no cohort's greedy answer away from the unsteered one")

@@ -407,6 +407,18 @@ def test_compare_generates_both_sides_and_stores_the_pair(app, built_space):
         pairs = list_preference_pairs(s, run_id=built_space.run_id)
     assert pairs[-1].response_a == result.unsteered and pairs[-1].response_b == result.steered
     assert pairs[-1].meta["steered_side"] == "b" and pairs[-1].meta["persona"]["kind"] == "cohort"
+    # by default each side starts with the option it scores likeliest (temperature 0): the bars' top option
+    assert app.toggle(key="compare_answer_first").value is True
+    picked = [int(np.argmax(plain)), int(np.argmax(steered))]
+    assert pairs[-1].meta["picked_options"] == picked
+    for text, k in zip((result.unsteered, result.steered), picked):
+        assert text.startswith(f"{chr(65 + k)}. {stored['options'][k]}, because")
+    # turned off: free text, with no option picked for it
+    app.toggle(key="compare_answer_first").set_value(False)
+    _run(app)
+    app.button(key="compare_go").click()
+    _run(app)
+    assert "picked_options" not in app.session_state["comparison"]["result"].extra
 
 
 def test_compare_offers_induced_personas_as_text_personas(app, built_space):

@@ -50,6 +50,14 @@ def test_cli_generates_steered_pairs_with_the_spm(space, monkeypatch, capsys):
         assert p.meta["steered_side"] == "b" and p.meta["method"] == "spm" and p.meta["spm_checkpoint"] == str(spm)
         assert p.meta["persona"]["kind"] == "cohort" and p.meta["persona"]["key"] == str(label)
     assert pairs[0].meta["question_id"] == "parks" and pairs[1].meta["question_id"] is None
+    # the bank question's answers start with the option each side picked (answer first, the
+    # default); the free-text question has no options to pick from
+    survey = load_space_view(url, built.run_id).survey
+    options = survey.questions[survey.question_index("parks")].options
+    picked = pairs[0].meta["picked_options"]
+    assert [r.startswith(f"{chr(65 + k)}. {options[k]}, because") for r, k in
+            zip((pairs[0].response_a, pairs[0].response_b), picked)] == [True, True]
+    assert "picked_options" not in pairs[1].meta
 
     assert main(["pairs", "generate", "--personas", "cohort:999", "--questions", "parks", "--db", url]) == 2
     assert "unknown persona 'cohort:999'" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import torch
 
 from persona_core.llm import GenerationSettings
 from persona_core.service.checkpoints import find_checkpoints, load_spm
-from persona_core.service.compare import Comparer, SteeringUnavailable, question_text
+from persona_core.service.compare import Comparer, SteeringUnavailable, answer_start, question_text
 from persona_core.service.personas import cohort_persona, describe_persona
 from persona_core.steer.checkpoint import CheckpointMismatchError, save_checkpoint
 from persona_core.steer.config import SPMConfig, SteerConfig
@@ -102,6 +102,37 @@ def test_option_probabilities_sum_to_one_and_move_with_the_persona(llm, view):
     assert not np.allclose(plain, steered)
     with pytest.raises(ValueError, match="bank question"):
         comparer.option_probabilities("free text?", "text", persona, "I am someone.")
+
+
+def test_answer_first_starts_each_side_with_the_option_it_picks(llm, view):
+    comparer = Comparer(llm)
+    persona = cohort_persona(view, view.cohorts[0])
+    description = describe_persona(view, persona)
+    q = view.survey.questions[0]
+    plain, steered = comparer.option_probabilities(q, "text", persona, description)
+    # greedy: each side names its likeliest option, then goes on in its own words
+    result = comparer.compare(q, "text", persona, description, GREEDY, answer_first=True)
+    picks = [int(np.argmax(plain)), int(np.argmax(steered))]
+    assert result.extra["picked_options"] == picks
+    for text, k in zip((result.unsteered, result.steered), picks):
+        start = answer_start(k, q.options[k])
+        assert start == f"{chr(65 + k)}. {q.options[k].rstrip('.')}, because"
+        assert text.startswith(start) and len(text) > len(start)
+    # sampled: seeded draws from each side's own probabilities, sharpened by the temperature
+    hot = GenerationSettings(temperature=0.5, max_new_tokens=4, seed=0)
+    assert comparer.answer_starts(q, "text", persona, description, hot) == \
+        comparer.answer_starts(q, "text", persona, description, hot)
+    draws = np.array([[k for _, k in comparer.answer_starts(q, "text", persona, description,
+                                                             GenerationSettings(temperature=0.5, seed=s))]
+                      for s in range(400)])
+    for side, p in enumerate((plain, steered)):
+        expected = p ** 2 / (p ** 2).sum()
+        shares = np.bincount(draws[:, side], minlength=q.n_options) / len(draws)
+        assert np.abs(shares - expected).max() < 0.08  # 400 draws: about 3 standard errors
+    # a free-text question has no options: answered as without answer_first
+    free = "Is tea better than coffee?"
+    assert comparer.compare(free, "text", persona, description, GREEDY, answer_first=True).steered == \
+        comparer.compare(free, "text", persona, description, GREEDY).steered
 
 
 def test_without_an_spm_only_text_steering_is_offered(llm, view):
@@ -209,3 +240,14 @@ def test_spm_with_adapter_steers_the_adapted_copy_and_leaves_the_unsteered_side_
                              [torch.zeros(0, dtype=torch.long)])[0].exp().double().numpy()
     assert np.abs(on_adapter - plain).max() > 1e-2
     assert np.isclose(steered.sum(), 1) and not np.allclose(plain, steered)
+    # answer first: the same start and continuation whether the rows decode side by side (the
+    # steered row on the merged copy) or as the one batch that skips the adapter on the unsteered row
+    firsts = [Comparer(llm, loaded, folder, parallel_rows=rows).compare(q, "spm", persona, settings=GREEDY,
+                                                                        answer_first=True) for rows in (True, False)]
+    assert (firsts[0].unsteered, firsts[0].steered) == (firsts[1].unsteered, firsts[1].steered)
+    k = int(np.argmax(steered))
+    assert firsts[0].extra["picked_options"] == [int(np.argmax(plain)), k]
+    forced = [llm.encode([answer_start(k, q.options[k])])[0]]
+    alone = "".join(p[0] for p in stream_from_past(adapted.llm, [(k_[1:], v[1:]) for k_, v in past], mask[1:], embeds[1:],
+                                                   GREEDY, forced=forced))
+    assert firsts[0].steered == alone.strip()
