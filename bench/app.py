@@ -16,7 +16,8 @@ cached, each in a fresh browser context (the app's static files fetched again, a
 visit) and, as ``cached_warm_browser``, each in a new tab of one context (a returning user). Page switches: sidebar click until the new page's run is over and drawn (the map's chart
 included). First-token times are browser timestamps: click -> first text in each answer box; each
 comparison asks the next survey question (``--same-question``: the first one every time), picked
-before the click as a user would.
+before the click as a user would; per steering method with the page's default (each answer starts
+with its picked option) and, as ``<method>_free_text``, with that toggle off.
 Floor (``--only floor``): the same map-open measurement on a bare Streamlit app holding only a
 title and a 10-point Plotly chart, so the part of the map's time that Streamlit and Plotly take
 before any of the app's work is known: drawn by ``st.plotly_chart`` (Streamlit's whole plotly.js)
@@ -77,6 +78,7 @@ def prepare(args) -> tuple[dict[str, str], dict]:
 
 
 PARTS = ("map", "switch", "first_token", "batch", "floor")
+ANSWER_FIRST_LABEL = "Start each answer with its option"
 FLOOR_APP = """import streamlit as st, plotly.graph_objects as go
 st.title("Opinion map")
 st.plotly_chart(go.Figure(go.Scatter(x=list(range(10)), y=[i % 3 for i in range(10)], mode="markers")))
@@ -197,15 +199,31 @@ def first_tokens(page, repeats: int, max_new_tokens: int, new_questions: bool = 
         if has_choice and not radios.first.get_by_role("radio", name=label).is_checked():
             with e2e.rerun(page):
                 radios.first.get_by_text(label, exact=True).click()
-        runs = []
-        for _ in range(repeats):
-            if new_questions:
-                next_question(page)
-            runs.append(e2e.generate(page))
-        ttft = {side: [r["first_token_s"].get(side) for r in runs] for side in ("unsteered", "steered")}
-        out[method] = {"first_token": {side: quantiles(vals) for side, vals in ttft.items()}, "raw_s": ttft,
-                       "max_new_tokens": max_new_tokens, "new_question_each_time": new_questions}
+        # the page's default (each side starts with its picked option) and free text, one after the other
+        for answer_first in (True, False):
+            set_answer_first(page, answer_first)
+            runs = []
+            for _ in range(repeats):
+                if new_questions:
+                    next_question(page)
+                runs.append(e2e.generate(page))
+            ttft = {side: [r["first_token_s"].get(side) for r in runs] for side in ("unsteered", "steered")}
+            out[method if answer_first else f"{method}_free_text"] = {
+                "first_token": {side: quantiles(vals) for side, vals in ttft.items()}, "raw_s": ttft,
+                "max_new_tokens": max_new_tokens, "new_question_each_time": new_questions, "answer_first": answer_first}
+        set_answer_first(page, True)
     return out
+
+
+def set_answer_first(page, on: bool) -> None:
+    """Set the Compare page's "Start each answer with its option" toggle (and wait for the run)."""
+    toggle = page.locator('[data-testid="stCheckbox"]', has_text=ANSWER_FIRST_LABEL)
+    box = toggle.locator("input[type=checkbox]")
+    if box.is_checked() != on:
+        with e2e.rerun(page):
+            toggle.get_by_text(ANSWER_FIRST_LABEL).click()
+    if box.is_checked() != on:
+        raise AssertionError(f"the answer-first toggle did not turn {'on' if on else 'off'}")
 
 
 def one_batch(env: dict[str, str], repeats: int, max_new_tokens: int) -> dict:

@@ -133,3 +133,15 @@ def cluster_share_interval(hits: np.ndarray, clusters: np.ndarray, *, confidence
                     method="percentile", vectorized=True, random_state=np.random.default_rng(seed))
     return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
+
+
+def paired_comparison(before: np.ndarray, after: np.ndarray) -> dict[str, float | int]:
+    """Two methods' hits on the same items: how many ``after`` won and lost against ``before``, and
+    the exact McNemar p-value (two-sided binomial test on those discordant items)."""
+    from scipy.stats import binomtest
+
+    before, after = np.asarray(before, bool), np.asarray(after, bool)
+    if before.shape != after.shape:
+        raise ValueError(f"paired hits differ in shape: {before.shape} and {after.shape}")
+    won, lost = int((after & ~before).sum()), int((before & ~after).sum())
+    return {"won": won, "lost": lost, "p_value": float(binomtest(won, won + lost).pvalue) if won + lost else 1.0}

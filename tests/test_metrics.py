@@ -104,3 +104,16 @@ def test_cluster_share_interval_resamples_whole_clusters():
     assert (flat[1] - flat[0]) < 0.6 * (high - low)
     assert all(np.isnan(cluster_share_interval([1, 0], [3, 3])))
 
+
+
+def test_paired_comparison_counts_discordant_items_and_tests_them():
+    from persona_core.metrics import paired_comparison
+
+    before = np.array([1, 1, 0, 0, 0, 0, 0, 0, 1, 0], bool)
+    after = np.array([1, 0, 1, 1, 1, 1, 1, 1, 1, 0], bool)
+    out = paired_comparison(before, after)
+    assert (out["won"], out["lost"]) == (6, 1)
+    assert abs(out["p_value"] - 0.125) < 1e-9  # two-sided binomial, 1 of 7 discordant items
+    assert paired_comparison(before, before) == {"won": 0, "lost": 0, "p_value": 1.0}
+    with pytest.raises(ValueError, match="shape"):
+        paired_comparison(before, after[:3])
