@@ -377,6 +377,22 @@ class Comparer:
         for pieces in steps:
             yield pieces[0], pieces[1]
 
+    def steered_answer(self, question: Question | str, method: str, persona: Persona | None = None,
+                       description: str | None = None, settings: GenerationSettings | None = None,
+                       start: str | None = None) -> str:
+        """The steered side alone, as :meth:`stream` decodes it side by side (row 1 of the
+        comparison's batch; ``start``: the text it begins with). Two personas' answers to one
+        question (``pairs generate --mode personas``) are two of these, in every steering mode."""
+        self._check(method, persona, description)
+        adapted = self._adapted() if method == "spm" else None
+        if adapted is not None and self.spm_mode not in KV_MODES:
+            return adapted.steered_answer(question, method, persona, description, settings, start)
+        llm, prefill, names = self._batch(question, method, persona, description)
+        decoder = llm if names is None else self._merged_llm(llm)
+        forced = None if start is None else [self.llm.encode([start])[0]]
+        pieces = decoder.stream_prefill(prefill.row(1), settings, first_row=1, forced=forced)
+        return "".join(piece[0] for piece in pieces).strip()
+
     def compare(
         self,
         question: Question | str,

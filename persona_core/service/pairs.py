@@ -190,10 +190,19 @@ class PairGenerator:
         return GeneratedPair(result.prompt, result.unsteered, result.steered, meta)
 
     def persona_pair(self, first: Persona, second: Persona, question: Question | str, i: int = 0) -> GeneratedPair:
-        rows = []
+        """Two personas' steered answers to one question. With ``answer_first`` on a bank question,
+        each starts with the option it picks; the two draws share their seed, so they differ only
+        where the two personas' option probabilities do."""
+        settings = self._settings(i)
+        bank = isinstance(question, Question) and question.n_options >= 2
+        texts, picked = [], []
         for persona in (first, second):
-            rows.append(self.comparer.generation_rows(question, self.method, persona, self._description(persona))[1])
-        texts = self.comparer.llm.generate(["", ""], soft_prompts=rows, settings=self._settings(i))
+            description = self._description(persona)
+            start = None
+            if self.config.answer_first and bank:
+                start, k = self.comparer.answer_starts(question, self.method, persona, description, settings)[1]
+                picked.append(k)
+            texts.append(self.comparer.steered_answer(question, self.method, persona, description, settings, start))
         info = [{"kind": p.kind, "key": p.key, "title": p.title} for p in (first, second)]
         meta = {
             "steered_side": None, "method": self.method, "personas": info, "persona_a": info[0], "persona_b": info[1],
@@ -202,8 +211,9 @@ class PairGenerator:
             "spm_checkpoint": self.comparer.spm_path if self.method == "spm" else None,
             "settings": {"temperature": self.config.temperature, "top_p": self.config.top_p,
                          "max_new_tokens": self.config.max_new_tokens, "seed": self.config.seed},
+            **({"picked_options": picked} if picked else {}),
         }
-        return GeneratedPair(question_text(question), texts[0].strip(), texts[1].strip(), meta)
+        return GeneratedPair(question_text(question), texts[0], texts[1], meta)
 
     def generate(self, personas: list[Persona], questions: list[Question | str],
                  on_pair: Callable[[GeneratedPair], None] | None = None) -> list[GeneratedPair]:

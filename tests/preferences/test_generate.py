@@ -63,6 +63,37 @@ def test_cli_generates_steered_pairs_with_the_spm(space, monkeypatch, capsys):
     assert "unknown persona 'cohort:999'" in capsys.readouterr().err
 
 
+def test_two_personas_against_each_other_with_the_spm(space, monkeypatch, capsys):
+    from persona_core.llm import LLM, GenerationSettings
+    from persona_core.service.catalog import load_space_view
+    from persona_core.service.checkpoints import load_spm
+    from persona_core.service.compare import Comparer
+    from persona_core.service.pairs import resolve_persona
+
+    built, url, spm_path = space
+    monkeypatch.setenv("PERSONA_ARTIFACTS_DIR", str(built.artifacts))
+    view = load_space_view(url, built.run_id)
+    a, b = view.cohorts[:2]
+    # the run's SPM makes keys/values (suffix_kv, with adapters): each persona's answer is the
+    # steered side of its own comparison, not input embeddings
+    code = main(["pairs", "generate", "--mode", "personas", "--personas", f"cohort:{a}", f"cohort:{b}", "--questions", "parks",
+                 "--max-new-tokens", "6", "--temperature", "0", "--db", url, "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["pairs"] == 1 and out["method"] == "spm"
+    with session_scope(url) as s:
+        (pair,) = store.list_pairs(s, ids=out["pair_ids"])
+    assert pair.source == "generate:personas" and pair.meta["steered_side"] is None
+    llm = LLM.from_config()
+    comparer = Comparer(llm, load_spm(spm_path, view.run_key, llm)[0], spm_path)
+    question = view.survey.questions[view.survey.question_index("parks")]
+    greedy = GenerationSettings(temperature=0.0, top_p=0.9, max_new_tokens=6, seed=0)
+    expected = [comparer.compare(question, "spm", resolve_persona(view, f"cohort:{c}"), settings=greedy,
+                                 answer_first=True) for c in (a, b)]
+    assert [pair.response_a, pair.response_b] == [r.steered for r in expected]
+    assert pair.meta["picked_options"] == [r.extra["picked_options"][1] for r in expected]
+
+
 def test_two_personas_against_each_other(space):
     from persona_core.llm import LLM
     from persona_core.service.pairs import GenerateConfig, PairGenerator, resolve_persona, resolve_question
