@@ -22,7 +22,6 @@ where the mapper can be trusted).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -34,15 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from free_text import LETTER_ONLY, _answer_logprobs, _respondent_persona, open_question_pairs  # noqa: E402
-from persona_core.cli_steer import default_checkpoint_dir, resolve_space  # noqa: E402
-from persona_core.llm import LLM, GenerationSettings  # noqa: E402
+from free_text import (LETTER_ONLY, _answer_logprobs, _respondent_persona, open_question_pairs,  # noqa: E402
+                       open_steering, print_result)
+from persona_core.llm import GenerationSettings  # noqa: E402
 from persona_core.llm.likelihood import closest_option, perplexity  # noqa: E402
-from persona_core.llm.loading import load_model  # noqa: E402
 from persona_core.metrics import paired_comparison  # noqa: E402
-from persona_core.service.checkpoints import load_spm  # noqa: E402
 from persona_core.service.compare import Comparer, answer_start  # noqa: E402
-from persona_core.steer.config import default_config  # noqa: E402
 from persona_core.steer.data import RecordedSplit  # noqa: E402
 from persona_core.steer.free_text import is_yes_no  # noqa: E402
 
@@ -123,19 +119,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--questions", choices=("all", "yes-no"), default="all")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    space, _ = resolve_space(argparse.Namespace(db=None, dataset=None, space=args.space))
-    ckpt = Path(args.checkpoint) if args.checkpoint else default_checkpoint_dir(space.run_key, default_config())
-    llm = LLM(*load_model())
-    spm, record = load_spm(ckpt, space.run_key, llm)
-    out = {"space": space.run_key, "checkpoint": str(ckpt), "load_average_at_start": os.getloadavg()[0],
+    space, comparer, record = open_steering(args.space, args.checkpoint)
+    out = {"space": space.run_key, "checkpoint": comparer.spm_path, "load_average_at_start": os.getloadavg()[0],
            "questions": args.questions,
-           **run(Comparer(llm, spm, ckpt), space, record, args.pairs, args.new_tokens, args.seed,
-                 args.questions == "yes-no")}
-    out["seconds"] = round(time.perf_counter() - t0, 1)
-    out["load_average_at_end"] = os.getloadavg()[0]
-    print(json.dumps(out, default=float))
-    return out
-
+           **run(comparer, space, record, args.pairs, args.new_tokens, args.seed, args.questions == "yes-no")}
+    return print_result(out, t0)
 
 if __name__ == "__main__":
     main()

@@ -204,6 +204,24 @@ def open_question_check(comparer: Comparer, space, record: dict, n_pairs: int, n
     }
 
 
+def open_steering(space_dir: str | None, checkpoint: str | None):
+    """(space, comparer over its SPM checkpoint, the checkpoint's record): the newest stored space
+    and the default config's checkpoint unless named."""
+    space, _ = resolve_space(argparse.Namespace(db=None, dataset=None, space=space_dir))
+    ckpt = Path(checkpoint) if checkpoint else default_checkpoint_dir(space.run_key, default_config())
+    llm = LLM(*load_model())
+    spm, record = load_spm(ckpt, space.run_key, llm)
+    return space, Comparer(llm, spm, ckpt), record
+
+
+def print_result(out: dict, started: float) -> dict:
+    """Add the run's seconds and the load at its end to ``out`` and print it as one JSON line."""
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    out["load_average_at_end"] = os.getloadavg()[0]
+    print(json.dumps(out, default=float))
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--space", help="persona space folder (default: the newest stored space)")
@@ -219,14 +237,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    space, _ = resolve_space(argparse.Namespace(db=None, dataset=None, space=args.space))
-    ckpt = Path(args.checkpoint) if args.checkpoint else default_checkpoint_dir(space.run_key, default_config())
-    llm = LLM(*load_model())
-    spm, record = load_spm(ckpt, space.run_key, llm)
-    comparer = Comparer(llm, spm, ckpt)
+    space, comparer, record = open_steering(args.space, args.checkpoint)
     personas = _cohort_personas(space)
     out = {
-        "space": space.run_key, "checkpoint": str(ckpt), "load_average_at_start": os.getloadavg()[0],
+        "space": space.run_key, "checkpoint": comparer.spm_path, "load_average_at_start": os.getloadavg()[0],
         "free_text": {
             "sampled": free_text_check(comparer, personas, args.prompts,
                                        GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=args.new_tokens)),
@@ -236,10 +250,7 @@ def main(argv: list[str] | None = None) -> dict:
         "open_questions": open_question_check(comparer, space, record, args.pairs, args.new_tokens, args.seed,
                                               yes_no_only=args.questions == "yes-no"),
     }
-    out["seconds"] = round(time.perf_counter() - t0, 1)
-    out["load_average_at_end"] = os.getloadavg()[0]
-    print(json.dumps(out, default=float))
-    return out
+    return print_result(out, t0)
 
 
 if __name__ == "__main__":
