@@ -3,7 +3,7 @@
 On held-out (respondent, bank question) pairs (the seeded pairs of ``bench/free_text.py``: held-out
 answers of the SPM's training respondents on its questions), the question is asked as the Compare
 page asks it (lettered options, "choose and explain"), with the page's sampling settings (seed =
-pair index), two ways:
+pair index; ``--temperature 0``: greedy), two ways:
 
 - ``free``: the model answers in free text; the option an answer names is read by the base
   model's likelihood of each option's text after it (:func:`persona_core.llm.likelihood.closest_option`,
@@ -17,7 +17,7 @@ answers (steered / unsteered: target <= 1.5), empty or bare-letter answers, and,
 ``answer_first``, how often the explanation alone reads as the picked option (yes/no questions,
 where the mapper can be trusted).
 
-    python bench/compare_answers.py [--pairs 100] [--questions all|yes-no] [--new-tokens 48]
+    python bench/compare_answers.py [--pairs 100] [--questions all|yes-no] [--new-tokens 48] [--temperature 0.7]
 """
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def explanation_agrees(comparer: Comparer, question, text: str, k: int) -> bool:
     return bool(rest) and int(closest_option(comparer.llm, question.text, rest, list(question.options)).argmax()) == k
 
 
-def run(comparer: Comparer, space, record: dict, n_pairs: int, new_tokens: int, seed: int, yes_no_only: bool) -> dict:
+def run(comparer: Comparer, space, record: dict, n_pairs: int, new_tokens: int, seed: int, yes_no_only: bool,
+        temperature: float = 0.7) -> dict:
     survey, a = space.survey, space.survey.answers
     rows = open_question_pairs(space, RecordedSplit.from_record(survey, record), n_pairs, seed, yes_no_only)
     yes_no = np.array([is_yes_no(survey.questions[int(a.question[r])]) for r in rows], bool)
@@ -72,7 +73,7 @@ def run(comparer: Comparer, space, record: dict, n_pairs: int, new_tokens: int, 
         for n, row in enumerate(tqdm(rows, desc=way, file=sys.stderr)):
             q, y, i = int(a.question[row]), int(a.option[row]), int(a.respondent[row])
             question = survey.questions[q]
-            settings = GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=new_tokens, seed=n)
+            settings = GenerationSettings(temperature=temperature, top_p=0.9, max_new_tokens=new_tokens, seed=n)
             res = comparer.compare(question, "spm", _respondent_persona(space, i), settings=settings,
                                    answer_first=way == "answer_first")
             texts = (res.unsteered, res.steered)
@@ -117,12 +118,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--new-tokens", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--questions", choices=("all", "yes-no"), default="all")
+    ap.add_argument("--temperature", type=float, default=0.7, help="the page's default; 0: greedy (the likeliest option)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     space, comparer, record = open_steering(args.space, args.checkpoint)
     out = {"space": space.run_key, "checkpoint": comparer.spm_path, "load_average_at_start": os.getloadavg()[0],
-           "questions": args.questions,
-           **run(comparer, space, record, args.pairs, args.new_tokens, args.seed, args.questions == "yes-no")}
+           "questions": args.questions, "temperature": args.temperature,
+           **run(comparer, space, record, args.pairs, args.new_tokens, args.seed, args.questions == "yes-no",
+                 args.temperature)}
     return print_result(out, t0)
 
 if __name__ == "__main__":
