@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from free_text import (LETTER_ONLY, _answer_logprobs, _respondent_persona, open_question_pairs,  # noqa: E402
-                       open_steering, print_result)
+from free_text import (LETTER_ONLY, _answer_logprobs, _respondent_persona, add_pair_arguments,  # noqa: E402
+                       open_question_pairs, open_steering, print_result)
 from persona_core.llm import GenerationSettings  # noqa: E402
 from persona_core.llm.likelihood import closest_option, perplexity  # noqa: E402
 from persona_core.metrics import paired_comparison  # noqa: E402
@@ -64,6 +64,7 @@ def run(comparer: Comparer, space, record: dict, n_pairs: int, new_tokens: int, 
     rows = open_question_pairs(space, RecordedSplit.from_record(survey, record), n_pairs, seed, yes_no_only)
     yes_no = np.array([is_yes_no(survey.questions[int(a.question[r])]) for r in rows], bool)
     out: dict = {"n_pairs": int(rows.size), "yes_no_pairs": int(yes_no.sum())}
+    steered_hits = {}
     for way in ("free", "answer_first"):
         hits = {side: [] for side in SIDES}
         logprobs = {side: [] for side in SIDES}
@@ -91,6 +92,7 @@ def run(comparer: Comparer, space, record: dict, n_pairs: int, new_tokens: int, 
                                  "steered": res.steered})
         ppl = {side: perplexity([lp for lp in logprobs[side] if lp.size]) for side in SIDES}
         h = {side: np.array(hits[side]) for side in SIDES}
+        steered_hits[way] = h["steered"]
         out[way] = {
             "named_is_real": {side: float(h[side].mean()) for side in SIDES},
             "named_is_real_yes_no": {side: float(h[side][yes_no].mean()) if yes_no.any() else None for side in SIDES},
@@ -104,20 +106,13 @@ def run(comparer: Comparer, space, record: dict, n_pairs: int, new_tokens: int, 
             "hits_per_pair": {side: "".join("1" if x else "0" for x in hits[side]) for side in SIDES},
             "examples": examples,
         }
-    out["steered_answer_first_against_free"] = paired_comparison(
-        np.array([c == "1" for c in out["free"]["hits_per_pair"]["steered"]]),
-        np.array([c == "1" for c in out["answer_first"]["hits_per_pair"]["steered"]]))
+    out["steered_answer_first_against_free"] = paired_comparison(steered_hits["free"], steered_hits["answer_first"])
     return out
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--space", help="persona space folder (default: the newest stored space)")
-    ap.add_argument("--checkpoint", help="SPM checkpoint folder (default: the default config's)")
-    ap.add_argument("--pairs", type=int, default=100)
-    ap.add_argument("--new-tokens", type=int, default=48)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--questions", choices=("all", "yes-no"), default="all")
+    add_pair_arguments(ap)
     ap.add_argument("--temperature", type=float, default=0.7, help="the page's default; 0: greedy (the likeliest option)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()

@@ -222,17 +222,23 @@ def print_result(out: dict, started: float) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_pair_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of a bench that asks the seeded (respondent, survey question) pairs of
+    :func:`open_question_pairs` with a steering model (:func:`open_steering`)."""
     ap.add_argument("--space", help="persona space folder (default: the newest stored space)")
     ap.add_argument("--checkpoint", help="SPM checkpoint folder (default: the default config's)")
-    ap.add_argument("--prompts", type=int, default=20)
     ap.add_argument("--pairs", type=int, default=100)
     ap.add_argument("--new-tokens", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--questions", choices=("all", "yes-no"), default="all",
-                    help="survey questions of the open-question check (yes-no: where the mapper is measured)")
+                    help="survey questions of the pairs (yes-no: where the mapper is measured)")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_pair_arguments(ap)
+    ap.add_argument("--prompts", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

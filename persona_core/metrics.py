@@ -134,7 +134,6 @@ def cluster_share_interval(hits: np.ndarray, clusters: np.ndarray, *, confidence
     return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
-
 def paired_comparison(before: np.ndarray, after: np.ndarray) -> dict[str, float | int]:
     """Two methods' hits on the same items: how many ``after`` won and lost against ``before``, and
     the exact McNemar p-value (two-sided binomial test on those discordant items)."""

@@ -87,6 +87,11 @@ def _request_key(question: Question | str, method: str, persona: Persona | None,
             None if persona is None else (persona.kind, persona.key, persona.members, persona.run_key))
 
 
+def has_options(question: Question | str) -> bool:
+    """Whether ``question`` is a bank question with options to score and pick from (two or more)."""
+    return isinstance(question, Question) and question.n_options >= 2
+
+
 def answer_start(k: int, option: str) -> str:
     """How an answer that picks option ``k`` begins: its letter and text, as the bank prompt lists
     them, then "because", so that the model goes on to explain the pick (after "B. no." the 135M
@@ -131,6 +136,11 @@ class Comparer:
             view = self._adapted_views[generation] = Comparer(
                 LLM(lm, self.llm.tokenizer), spm=self.spm, spm_path=self.spm_path, system_prompt=self.system_prompt)
         return view
+
+    def _steered_decoder(self, llm: LLM, names: list[str] | None) -> LLM:
+        """What decodes the steered row of a batch from :meth:`_batch` on its own: the batch's model,
+        or, where the batch switches adapters per row (``names``), its copy with the adapter merged in."""
+        return llm if names is None else self._merged_llm(llm)
 
     def _merged_llm(self, adapted: LLM) -> LLM:
         """``adapted``'s model with its adapter merged in (made once): the steered row alone."""
@@ -296,7 +306,7 @@ class Comparer:
         are shown. ``answer_first``: score the options too (:meth:`answer_starts` draws from
         them). Raises what :meth:`stream` would raise."""
         self._check(method, persona, description)
-        if answer_first and isinstance(question, Question):
+        if answer_first and has_options(question):
             self.option_probabilities(question, method, persona, description)
         adapted = self._adapted() if method == "spm" else None
         with torch.inference_mode():
@@ -366,7 +376,7 @@ class Comparer:
         llm, prefill, names = self._batch(question, method, persona, description)
         if self.parallel_rows:
             # the unsteered row on the plain model (what the batch's adapter-skipping row computes)
-            decoders = [self.llm, llm if names is None else self._merged_llm(llm)]
+            decoders = [self.llm, self._steered_decoder(llm, names)]
             steps = lockstep([d.stream_prefill(prefill.row(i), settings, first_row=i,
                                                forced=None if forced is None else [forced[i]])
                               for i, d in enumerate(decoders)])
@@ -388,9 +398,8 @@ class Comparer:
         if adapted is not None and self.spm_mode not in KV_MODES:
             return adapted.steered_answer(question, method, persona, description, settings, start)
         llm, prefill, names = self._batch(question, method, persona, description)
-        decoder = llm if names is None else self._merged_llm(llm)
         forced = None if start is None else [self.llm.encode([start])[0]]
-        pieces = decoder.stream_prefill(prefill.row(1), settings, first_row=1, forced=forced)
+        pieces = self._steered_decoder(llm, names).stream_prefill(prefill.row(1), settings, first_row=1, forced=forced)
         return "".join(piece[0] for piece in pieces).strip()
 
     def compare(
@@ -412,8 +421,8 @@ class Comparer:
         texts = ["", ""]
         first: list[float | None] = [None, None]
         t0 = time.perf_counter()
-        bank = isinstance(question, Question) and question.n_options >= 2
-        picked = self.answer_starts(question, method, persona, description, settings) if answer_first and bank else None
+        picked = (self.answer_starts(question, method, persona, description, settings)
+                  if answer_first and has_options(question) else None)
         starts = None if picked is None else tuple(start for start, _ in picked)
         for a, b in self.stream(question, method, persona, description, settings, starts):
             for i, piece in enumerate((a, b)):
@@ -447,11 +456,10 @@ class Comparer:
         """Per side (unsteered, steered): the start of its answer to a bank question and the option
         it names. Each side picks from its own option probabilities (:meth:`option_probabilities`,
         the reading the eval measures): the likeliest option when decoding is greedy, else a draw
-        at the settings' temperature (seeded by ``settings.seed`` and the side's row). Free text would otherwise
-        have to find the persona's answer on its own, and the 135M model's free answers on a bank
-        question seldom name an option (FINDINGS round 11)."""
+        at the settings' temperature (seeded by ``settings.seed`` and the side's row). Free text
+        would otherwise have to find the persona's answer on its own, and the 135M model's free
+        answers on a bank question seldom name an option (FINDINGS round 11)."""
         settings = settings or GenerationSettings()
-        options = list(question.options) if isinstance(question, Question) else []
         probabilities = self.option_probabilities(question, method, persona, description)
         out = []
         for row, p in enumerate(probabilities):
@@ -461,7 +469,7 @@ class Comparer:
                 rng = np.random.default_rng(None if settings.seed is None else (settings.seed, row))
                 tempered = np.exp(np.log(np.clip(p, 1e-300, None)) / settings.temperature)
                 k = int(rng.choice(len(p), p=tempered / tempered.sum()))
-            out.append((answer_start(k, options[k]), k))
+            out.append((answer_start(k, question.options[k]), k))
         return out[0], out[1]
 
     # ---------------------------------------------------------------- scoring
@@ -470,7 +478,7 @@ class Comparer:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities of the options of a bank question: (unsteered, steered), each sums to 1
         (kept for the last few requests: the page shows what :meth:`answer_starts` drew from)."""
-        if not isinstance(question, Question) or question.n_options < 2:
+        if not has_options(question):
             raise ValueError("option probabilities need a bank question with at least two options")
         self._check(method, persona, description)
         key = _request_key(question, method, persona, description)

@@ -24,7 +24,7 @@ from persona_core.llm import GenerationSettings
 from persona_core.llm.config import LLMConfig
 from persona_core.service.annotation import comparison_meta
 from persona_core.service.catalog import SpaceView
-from persona_core.service.compare import Comparer, question_text
+from persona_core.service.compare import Comparer, has_options, question_text
 from persona_core.service.personas import Persona, cohort_persona, describe_persona, respondent_persona
 
 MODES = ("steered", "personas")
@@ -194,12 +194,11 @@ class PairGenerator:
         each starts with the option it picks; the two draws share their seed, so they differ only
         where the two personas' option probabilities do."""
         settings = self._settings(i)
-        bank = isinstance(question, Question) and question.n_options >= 2
         texts, picked = [], []
         for persona in (first, second):
             description = self._description(persona)
             start = None
-            if self.config.answer_first and bank:
+            if self.config.answer_first and has_options(question):
                 start, k = self.comparer.answer_starts(question, self.method, persona, description, settings)[1]
                 picked.append(k)
             texts.append(self.comparer.steered_answer(question, self.method, persona, description, settings, start))
