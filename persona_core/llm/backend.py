@@ -222,10 +222,11 @@ class LLM:
         soft_prompts: SoftPrompts = None,
         settings: GenerationSettings | None = None,
         ends: list | None = None,
+        seeds: Sequence[int] | None = None,
     ) -> Iterator[list[str]]:
         """Yield, per decoding step, the new text of every row ("" for a finished row or
-        one waiting for the rest of a multi-byte character). ``ends``: see :meth:`continue_stream`."""
-        yield from self.stream_prefill(self.prefill(prompts, soft_prompts), settings, ends=ends)
+        one waiting for the rest of a multi-byte character). ``ends``, ``seeds``: see :meth:`continue_stream`."""
+        yield from self.stream_prefill(self.prefill(prompts, soft_prompts), settings, ends=ends, seeds=seeds)
 
     def prefill(self, prompts: Sequence[str], soft_prompts: SoftPrompts = None) -> Prefill:
         """Run the padded prompts (each row with its soft prompt) through the model."""
@@ -242,14 +243,15 @@ class LLM:
 
     def stream_prefill(self, prefill: Prefill, settings: GenerationSettings | None = None,
                        first_row: int = 0, ends: list | None = None,
-                       forced: Sequence[Sequence[int]] | None = None) -> Iterator[list[str]]:
+                       forced: Sequence[Sequence[int]] | None = None,
+                       seeds: Sequence[int] | None = None) -> Iterator[list[str]]:
         """Decode on from ``prefill`` (left unchanged: the cache decoding appends to is a new one).
         ``first_row``: which row of a larger batch ``prefill`` starts at (its sampling seeds);
-        ``ends``, ``forced``: see :meth:`continue_stream`."""
+        ``ends``, ``forced``, ``seeds``: see :meth:`continue_stream`."""
         cache = DynamicCache(ddp_cache_data=list(prefill.kv))
         out = SimpleNamespace(logits=prefill.logits, **{self._cache_arg: cache})
         yield from self.continue_stream(out, prefill.mask, prefill.positions, settings, first_row=first_row, ends=ends,
-                                        forced=forced)
+                                        forced=forced, seeds=seeds)
 
     @property
     def cache_arg(self) -> str:
@@ -266,6 +268,7 @@ class LLM:
         first_row: int = 0,
         ends: list | None = None,
         forced: Sequence[Sequence[int]] | None = None,
+        seeds: Sequence[int] | None = None,
     ) -> Iterator[list[str]]:
         """Decode on from a first forward pass (shared by every way of building the input, e.g.
         per-row key/value caches in :mod:`persona_core.service.decoding`).
@@ -278,7 +281,8 @@ class LLM:
         ``forced``: per row, token ids that row says first, whatever the model would draw (a
         given start of the answer that the model then continues, with ``max_new_tokens`` of its
         own after them; the row's sampling draws go on as if it had drawn them, so what follows
-        does not depend on the other rows).
+        does not depend on the other rows); ``seeds``: per row, its own sampling seed (see
+        :func:`persona_core.llm.sampling.row_generators`).
         """
         settings = settings or GenerationSettings()
         n = mask.shape[0]
@@ -289,7 +293,7 @@ class LLM:
         ended_by: list[int | None] = [None] * n
         # a row's forced tokens do not count against max_new_tokens: the model says that many of its own
         budget = [settings.max_new_tokens + (0 if forced is None else len(forced[i])) for i in range(n)]
-        gens = row_generators(settings, n, self.device, first_row)
+        gens = row_generators(settings, n, self.device, first_row, seeds)
         for step in range(max(budget)):
             with torch.inference_mode():
                 tokens = next_tokens(out.logits[:, -1, :], settings, gens)
@@ -333,10 +337,11 @@ class LLM:
         soft_prompts: SoftPrompts = None,
         settings: GenerationSettings | None = None,
         ends: list | None = None,
+        seeds: Sequence[int] | None = None,
     ) -> list[str]:
         """The full new text of every row (what :meth:`generate_stream` yields, joined);
-        ``ends``: see :meth:`continue_stream`."""
+        ``ends``, ``seeds``: see :meth:`continue_stream`."""
         texts = [""] * len(prompts)
-        for pieces in self.generate_stream(prompts, soft_prompts, settings, ends=ends):
+        for pieces in self.generate_stream(prompts, soft_prompts, settings, ends=ends, seeds=seeds):
             texts = [t + p for t, p in zip(texts, pieces)]
         return texts

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 
@@ -33,14 +34,20 @@ class GenerationSettings:
 
 
 def row_generators(settings: GenerationSettings, n_rows: int, device: torch.device,
-                   first_row: int = 0) -> list[torch.Generator]:
+                   first_row: int = 0, seeds: Sequence[int] | None = None) -> list[torch.Generator]:
     """One random generator per row (row ``i`` seeded ``seed + first_row + i``, or randomly when
     no seed): a batch's row ``k`` decoded on its own, with ``first_row=k``, draws as it would in
-    the batch."""
+    the batch. ``seeds``: each row's own seed instead (one per row; ``settings.seed`` and
+    ``first_row`` are then unused), so rows of unrelated prompts can share a batch and still draw
+    as they would alone."""
+    if seeds is not None and len(seeds) != n_rows:
+        raise ValueError(f"{len(seeds)} seeds for {n_rows} rows")
     gens = []
     for i in range(n_rows):
         gen = torch.Generator(device=device)
-        if settings.seed is None:
+        if seeds is not None:
+            gen.manual_seed(int(seeds[i]))
+        elif settings.seed is None:
             gen.seed()
         else:
             gen.manual_seed(settings.seed + first_row + i)

@@ -25,7 +25,7 @@ import torch
 
 from persona_core.data.survey import Question
 from persona_core.llm import LLM, GenerationSettings
-from persona_core.llm.likelihood import closest_option
+from persona_core.llm.likelihood import closest_options
 from persona_core.progress import tqdm
 from persona_core.steer.prompts import FREE_INSTRUCTION, PromptBuilder
 
@@ -33,7 +33,9 @@ TARGETS_FILE = "free_text_targets.json"
 TARGETS_FORMAT = 2  # 2: an answer that ended carries its end-of-turn token (1, unmarked: never did)
 
 
-Labeller = Callable[[Question, str], int]  # (question, answer text) -> the option it says
+Labeller = Callable[[Question, Sequence[str]], Sequence[int]]  # (question, answer texts) -> the option each says
+
+QUESTIONS_PER_BATCH = 4  # questions sampled in one decoding batch (x ``samples`` rows)
 
 
 def is_yes_no(question: Question) -> bool:
@@ -104,33 +106,40 @@ def sample_targets(
     """Ask each yes/no question ``questions[i]`` (``i`` in ``indices``; others are skipped)
     ``samples`` times of the base ``model`` without its options (temperature 0.7, top-p 0.9, at
     most ``max_tokens`` tokens) and label every non-empty answer with ``labeller`` (default: the
-    option :func:`closest_option` puts first). An answer the model ended within ``max_tokens``
-    ends with its end-of-turn token; one cut at the limit does not."""
+    option :func:`closest_options` puts first). An answer the model ended within ``max_tokens``
+    ends with its end-of-turn token; one cut at the limit does not.
+
+    Several questions share a decoding batch (:data:`QUESTIONS_PER_BATCH`); answer ``j`` of
+    question ``i`` draws with its own seed, ``seed * 100003 + i * samples + j``, so it is the
+    answer that question would get sampled alone."""
     llm = LLM(model, tokenizer)
     builder = free_text_builder(tokenizer)
     if labeller is None:
-        labeller = lambda question, text: int(np.argmax(closest_option(llm, question.text, text, list(question.options))))
+        labeller = lambda question, texts: closest_options(llm, question.text, texts, list(question.options)).argmax(axis=1)
     indices = yes_no_indices(questions, indices)
     targets = FreeTextTargets(settings={"samples": samples, "max_tokens": max_tokens, "seed": seed, "questions": indices,
                                         "n_options": {str(i): questions[i].n_options for i in indices},
                                         "format": TARGETS_FORMAT})
-    bar = tqdm(indices, desc="free-text targets", unit="question", disable=not progress, leave=False, file=sys.stderr)
-    for q in bar:
-        question = questions[int(q)]
-        prompt = builder.render(question)
-        settings = GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=max_tokens, seed=seed * 100_003 + int(q) * samples)
+    settings = GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=max_tokens)
+    bar = tqdm(total=len(indices), desc="free-text targets", unit="question", disable=not progress, leave=False,
+               file=sys.stderr)
+    for start in range(0, len(indices), QUESTIONS_PER_BATCH):
+        group = indices[start : start + QUESTIONS_PER_BATCH]
+        prompts = [builder.render(questions[q]) for q in group for _ in range(samples)]
+        seeds = [seed * 100_003 + q * samples + j for q in group for j in range(samples)]
         ends: list[int | None] = []
         with torch.inference_mode():
-            texts = llm.generate([prompt] * samples, settings=settings, ends=ends)
-        rows = []
-        for text, end in zip(texts, ends):
-            if not text.strip():
-                continue
+            texts = llm.generate(prompts, settings=settings, ends=ends, seeds=seeds)
+        for k, q in enumerate(group):
+            said = [(text, end) for text, end in zip(texts[k * samples : (k + 1) * samples], ends[k * samples : (k + 1) * samples])
+                    if text.strip()]
+            labels = labeller(questions[q], [text for text, _ in said]) if said else []
             # an answer that ended keeps its end-of-turn token, so the steered model learns to stop
             # where the base model did (without it, it learnt to run to the token limit)
-            ids = tokenizer.encode(text, add_special_tokens=False) + ([int(end)] if end is not None else [])
-            rows.append((ids, int(labeller(question, text))))
-        targets.answers[int(q)] = rows
+            targets.answers[int(q)] = [(tokenizer.encode(text, add_special_tokens=False) + ([int(end)] if end is not None else []),
+                                        int(label)) for (text, end), label in zip(said, labels)]
+            bar.update(1)
+    bar.close()
     return targets
 
 

@@ -130,6 +130,18 @@ def test_seed_reproduces_sampling(llm):
     assert len(others | {first[0]}) > 1
 
 
+def test_row_seeds_let_unrelated_prompts_share_a_batch(llm):
+    # each row draws with its own seed: in a batch of mixed prompts it says what it says alone
+    sea, tea = llm.chat_prompt("Write one sentence about the sea."), llm.chat_prompt("Do you like tea?")
+    hot = GenerationSettings(temperature=1.2, top_p=0.95, max_new_tokens=8)
+    batch = llm.generate([sea, tea, sea], settings=hot, seeds=[11, 5, 3])
+    for prompt, seed, got in zip([sea, tea, sea], [11, 5, 3], batch):
+        assert llm.generate([prompt], settings=GenerationSettings(1.2, 0.95, 8, seed=seed)) == [got]
+    assert batch[0] != batch[2]  # the same prompt with two seeds
+    with pytest.raises(ValueError, match="2 seeds for 3 rows"):
+        llm.generate([sea, tea, sea], settings=hot, seeds=[1, 2])
+
+
 def test_option_logits_carry_gradients_to_the_soft_prompt(llm, mc):
     prompts, options = mc
     soft = _soft(llm, 1, 3).requires_grad_(True)

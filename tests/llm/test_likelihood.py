@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from persona_core.llm.likelihood import NULL_ANSWER, closest_option, continuation_logprobs, perplexity
+from persona_core.llm.likelihood import (NULL_ANSWER, closest_option, closest_options, continuation_logprobs, next_token_logprobs,
+                                         perplexity)
 
 
 def test_continuation_logprobs_match_a_plain_forward_pass_in_any_batch(llm):
@@ -55,3 +56,25 @@ def test_calibrated_mapping_reads_a_content_free_answer_as_no_preference(llm):
     assert abs(raw[0] - 0.5) > 1e-3  # ... which the raw mapper has
     p = closest_option(llm, "Do you enjoy drinking tea?", "Yes, I do.", options, calibrate=True)
     assert p.shape == (2,) and p.sum() == pytest.approx(1.0)
+
+
+def test_next_token_logprobs_equal_one_token_continuations(llm):
+    contexts = llm.encode(["The capital of France is", "Question: do you like tea?\nAnswer:", "Hi"])
+    tokens = [t[0] for t in llm.encode([" Paris", " Yes", " no"])]
+    got = next_token_logprobs(llm.model, contexts, tokens, batch_size=2)
+    assert got.shape == (3, 3)
+    want = continuation_logprobs(llm.model, [c for c in contexts for _ in tokens], [[t] for _ in contexts for t in tokens])
+    np.testing.assert_allclose(got, np.array(want).reshape(3, 3), atol=1e-3)
+
+
+@pytest.mark.parametrize("options", [["yes", "no"], ["Yes, I agree", "No, I disagree", "Not sure"]])
+def test_closest_options_of_many_answers_equal_each_alone(llm, options):
+    # one-token options are read from one row per answer, longer ones from a row per option
+    answers = ["Yes, I agree completely.", "No, never.", "I have not made up my mind."]
+    many = closest_options(llm, "Should taxes be lower?", answers, options)
+    assert many.shape == (3, len(options))
+    for answer, row in zip(answers, many):
+        np.testing.assert_allclose(row, closest_option(llm, "Should taxes be lower?", answer, options), atol=1e-4)
+    calibrated = closest_options(llm, "Should taxes be lower?", answers, options, calibrate=True)
+    np.testing.assert_allclose(calibrated[1], closest_option(llm, "Should taxes be lower?", answers[1], options, calibrate=True),
+                               atol=1e-4)

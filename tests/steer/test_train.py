@@ -292,7 +292,7 @@ def test_free_text_targets_are_sampled_for_yes_no_questions_and_reused(lm, tmp_p
     questions = [Question("tea", "Do you enjoy drinking tea?", ("yes", "no"), ordinal=False),
                  Question("size", "How big is your town?", ("small", "medium", "large"), ordinal=True)]
     calls = []
-    labeller = lambda question, text: calls.append(text) or 1
+    labeller = lambda question, texts: calls.extend(texts) or [1] * len(texts)
     path = tmp_path / "targets.json"
     got = load_or_sample(path, model, tok, questions, [0, 1], 2, 6, 0, False, labeller=labeller)
     assert list(got.answers) == [0] and 1 <= len(got.answers[0]) <= 2  # the 3-option question is skipped
@@ -321,6 +321,21 @@ def test_free_text_adapter_is_on_only_with_the_term_and_an_own_adapter_setting(v
     assert TrainConfig(**values).free_text_adapter is adapter
 
 
+def test_free_text_targets_sampled_in_one_batch_equal_those_sampled_a_question_at_a_time(lm, monkeypatch):
+    from persona_core.data.survey import Question
+    from persona_core.steer import free_text
+
+    model, tok = lm
+    questions = [Question("tea", "Do you enjoy drinking tea?", ("yes", "no"), ordinal=False),
+                 Question("size", "How big is your town?", ("small", "medium", "large"), ordinal=True),
+                 Question("dogs", "Should dogs be allowed in parks?", ("Yes", "No"), ordinal=False)]
+    together = free_text.sample_targets(model, tok, questions, [0, 1, 2], 3, 8, 5, False)
+    monkeypatch.setattr(free_text, "QUESTIONS_PER_BATCH", 1)
+    alone = free_text.sample_targets(model, tok, questions, [0, 1, 2], 3, 8, 5, False)
+    assert list(together.answers) == [0, 2] and together.answers == alone.answers
+    assert all(len(rows) == 3 and {o for _, o in rows} <= {0, 1} for rows in together.answers.values())
+
+
 def test_free_text_targets_keep_the_end_of_an_answer_that_ended(lm):
     # the steered model must learn to stop where the base model did: an answer that ended within
     # the token limit is taught with its end-of-turn token, one cut at the limit without one
@@ -331,7 +346,7 @@ def test_free_text_targets_keep_the_end_of_an_answer_that_ended(lm):
     model, tok = lm
     llm = LLM(model, tok)
     questions = [Question("tea", "Do you enjoy drinking tea?", ("yes", "no"), ordinal=False)]
-    label = lambda question, text: 0
+    label = lambda question, texts: [0] * len(texts)
     for max_tokens in (4, 64):
         got = sample_targets(model, tok, questions, [0], 4, max_tokens, 0, False, labeller=label).answers[0]
         ends: list = []
