@@ -36,7 +36,7 @@ from tqdm.auto import tqdm  # noqa: E402
 from free_text import (LETTER_ONLY, _answer_logprobs, _respondent_persona, add_pair_arguments,  # noqa: E402
                        open_question_pairs, open_steering, print_result)
 from persona_core.llm import GenerationSettings  # noqa: E402
-from persona_core.llm.likelihood import closest_option, perplexity  # noqa: E402
+from persona_core.llm.likelihood import closest_option, closest_options, perplexity  # noqa: E402
 from persona_core.metrics import paired_comparison  # noqa: E402
 from persona_core.service.compare import Comparer, answer_start  # noqa: E402
 from persona_core.steer.data import RecordedSplit  # noqa: E402
@@ -49,7 +49,7 @@ def named_options(comparer: Comparer, question, texts: tuple[str, str], picked: 
     """The option each side's answer names: the picked one, or the mapper's reading of the text."""
     if picked is not None:
         return list(picked)
-    return [int(closest_option(comparer.llm, question.text, t, list(question.options)).argmax()) for t in texts]
+    return closest_options(comparer.llm, question.text, list(texts), list(question.options)).argmax(axis=1).tolist()
 
 
 def explanation_agrees(comparer: Comparer, question, text: str, k: int) -> bool:

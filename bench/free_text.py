@@ -38,7 +38,7 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from persona_core.cli_steer import resolve_space, default_checkpoint_dir  # noqa: E402
 from persona_core.llm import LLM, GenerationSettings  # noqa: E402
-from persona_core.llm.likelihood import closest_option, continuation_logprobs, perplexity  # noqa: E402
+from persona_core.llm.likelihood import closest_option, closest_options, continuation_logprobs, perplexity  # noqa: E402
 from persona_core.llm.loading import load_model  # noqa: E402
 from persona_core.service.checkpoints import load_spm  # noqa: E402
 from persona_core.service.compare import Comparer  # noqa: E402
@@ -171,9 +171,7 @@ def open_question_check(comparer: Comparer, space, record: dict, n_pairs: int, n
         persona = _respondent_persona(space, i)
         res = comparer.compare(question.text, "spm", persona, settings=settings)
         options = list(question.options)
-        p_u = closest_option(llm, question.text, res.unsteered, options)
-        p_s = closest_option(llm, question.text, res.steered, options)
-        p_self = closest_option(llm, question.text, options[y], options)
+        p_u, p_s, p_self = closest_options(llm, question.text, [res.unsteered, res.steered, options[y]], options)
         majority = np.bincount(a.option[train & (a.question == q)], minlength=len(options)).argmax()
         mc_u, mc_s = comparer.option_probabilities(question, "spm", persona)
         if q not in population_answer:
