@@ -87,3 +87,23 @@ def test_question_factors_align_questions_that_split_people_the_same_way():
     Q = model.question_factors_
     assert Q.shape == (20, 4)
     assert np.all(np.linalg.norm(Q, axis=1) > 0)
+
+
+def test_sparse_respondent_optimizer_learns_the_same_structure(planted):
+    # above sparse_above respondents the vectors are fitted with SparseAdam (O(respondents) per
+    # epoch): forced here on the planted survey, it must learn what the dense fit learns
+    from dataclasses import replace
+
+    survey, groups, train, test, dense = planted
+    config = replace(CONFIG, respondent_optimizer="sparse_adam")
+    assert config.sparse_for(10) and not CONFIG.sparse_for(survey.n_respondents)
+    assert FactorizationConfig(sparse_above=100).sparse_for(101) and not FactorizationConfig(sparse_above=100).sparse_for(100)
+    sparse = CategoricalFactorization(config).fit(survey, train)
+    majority = majority_baseline(survey, train, test)
+    assert sparse.score(test)["accuracy"] > majority["accuracy"] + 0.15
+    assert abs(sparse.score(test)["accuracy"] - dense.score(test)["accuracy"]) < 0.05
+    U = sparse.respondent_factors_
+    centroids = np.stack([U[groups == g].mean(axis=0) for g in range(3)])
+    assert (np.argmin(((U[:, None, :] - centroids[None]) ** 2).sum(-1), axis=1) == groups).mean() > 0.9
+    with pytest.raises(ValueError, match="respondent_optimizer"):
+        FactorizationConfig(respondent_optimizer="sgd")
