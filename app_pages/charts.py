@@ -71,14 +71,15 @@ def map_figure(view, data: pd.DataFrame, color: views.ColorChoice, highlight: st
     return fig
 
 
-def show(fig: go.Figure, key: str, light: bool = True, **kwargs):
+def show(fig: go.Figure, key: str, light: bool = True, spec: str | None = None, **kwargs):
     """A Plotly chart with the app's config (image export on every chart), full width unless
     ``width`` is given; returns the selection with ``on_select`` (``{"selection": {"points": ...}}``).
     Drawn with a plotly.js partial bundle (:mod:`app_pages.plotly_light`, about 0.5 s faster to
-    open) where the figure allows it and ``light`` is left on, else by ``st.plotly_chart``."""
+    open) where the figure allows it and ``light`` is left on, else by ``st.plotly_chart``;
+    ``spec``, ``fig.to_json()`` cached by the caller, spares the light chart serialising it again."""
     config = {**PLOTLY_CONFIG, "toImageButtonOptions": {**PLOTLY_CONFIG["toImageButtonOptions"], "filename": f"persona-explorer-{key}"}}
     if light and plotly_light.usable(fig):
-        return plotly_light.show(fig, key=key, config=config, on_select=kwargs.get("on_select", "ignore") != "ignore")
+        return plotly_light.show(fig, key=key, config=config, on_select=kwargs.get("on_select", "ignore") != "ignore", spec=spec)
     kwargs.setdefault("width", "stretch")
     return st.plotly_chart(fig, key=key, config=config, **kwargs)
 

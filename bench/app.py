@@ -22,7 +22,8 @@ Floor (``--only floor``): the same map-open measurement on a bare Streamlit app 
 title and a 10-point Plotly chart, so the part of the map's time that Streamlit and Plotly take
 before any of the app's work is known: drawn by ``st.plotly_chart`` (Streamlit's whole plotly.js)
 and, as ``floor_bare_streamlit_plotly_basic``, by the map's own component
-(``app_pages/plotly_light.py``, plotly.js's basic bundle).
+(``app_pages/plotly_light.py``, plotly.js's basic bundle; above 5,000 points the map's WebGL
+points are drawn by the same component with the gl2d bundle).
 Batch: in this process, the comparer's stream of both sides against the unsteered side alone,
 the same number of tokens each (end of turn ignored), wall time per generation.
 """

@@ -69,14 +69,15 @@ def streamlit_server(env: dict[str, str], timeout: float = 120.0, script: Path |
 
 def scratch_app(folder: Path, source: str) -> Path:
     """A one-file Streamlit app (``source``) in ``folder``, which can import the repository's
-    modules, beside a ``static/`` folder holding the light charts' plotly.js bundle
-    (app_pages/plotly_light.py), as the app's own is served; returns the script's path."""
+    modules, beside a ``static/`` folder holding the light charts' plotly.js bundles
+    (app_pages/plotly_light.py), as the app's own are served; returns the script's path."""
     import shutil
 
     from app_pages import plotly_light
 
     (folder / "static").mkdir(parents=True, exist_ok=True)
-    shutil.copy(plotly_light.BUNDLE_PATH, folder / "static" / plotly_light.BUNDLE)
+    for bundle in plotly_light.BUNDLES:
+        shutil.copy(bundle.path, folder / "static" / bundle.file)
     script = folder / "scratch_app.py"
     script.write_text(f"import sys; sys.path.insert(0, {str(REPO)!r})\n" + source)
     return script

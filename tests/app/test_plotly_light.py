@@ -9,24 +9,28 @@ from streamlit.testing.v1 import AppTest
 from app_pages import plotly_light
 
 
-def test_usable_for_the_bundles_traces_only(monkeypatch):
-    assert plotly_light.usable(go.Figure(go.Scatter(x=[1, 2], y=[3, 4], mode="markers")))
-    assert plotly_light.usable(go.Figure([go.Bar(x=[1], y=["a"]), go.Pie(values=[1, 2])]))
+def test_usable_for_the_bundles_traces_only_and_the_smallest_bundle_chosen(monkeypatch):
+    scatter, gl = go.Scatter(x=[1, 2], y=[3, 4], mode="markers"), go.Scattergl(x=[1, 2], y=[3, 4])
+    assert plotly_light.bundle_for(go.Figure(scatter)) is plotly_light.BASIC
+    assert plotly_light.bundle_for(go.Figure([go.Bar(x=[1], y=["a"]), go.Pie(values=[1, 2])])) is plotly_light.BASIC
+    assert plotly_light.bundle_for(go.Figure([gl, scatter])) is plotly_light.GL2D  # the large map: WebGL points, SVG star
     assert not plotly_light.usable(go.Figure(go.Heatmap(z=[[1]])))
-    assert not plotly_light.usable(go.Figure(go.Scattergl(x=[1, 2], y=[3, 4])))  # WebGL: not in the bundle
+    assert not plotly_light.usable(go.Figure([gl, go.Bar(x=[1], y=["a"])]))  # in no one bundle
     assert not plotly_light.usable(go.Figure([go.Scatter(x=[1], y=[1]), go.Scatter3d(x=[1], y=[1], z=[1])]))
-    monkeypatch.setattr(plotly_light, "BUNDLE_PATH", plotly_light.BUNDLE_PATH.with_name("missing.js"))
+    monkeypatch.setattr(plotly_light, "STATIC", plotly_light.STATIC / "missing")
     assert not plotly_light.usable(go.Figure(go.Scatter(x=[1], y=[1])))
+    assert not plotly_light.usable(go.Figure(gl))
 
 
-def test_the_vendored_bundle_registers_exactly_the_traces_usable_accepts():
+def test_the_vendored_bundles_register_exactly_the_traces_usable_accepts():
     import re
 
-    kind, version = re.fullmatch(r"plotly-(\w+)-([\d.]+)\.min\.js", plotly_light.BUNDLE).groups()
-    text = plotly_light.BUNDLE_PATH.read_text(encoding="utf-8")
-    assert f"plotly.js ({kind} - minified) v{version}" in text[:300]
-    assert set(re.findall(r'moduleType:"trace",name:"(\w+)"', text)) == plotly_light.TRACES
-    assert plotly_light.BUNDLE_PATH.with_name(plotly_light.BUNDLE.replace(".min.js", ".LICENSE")).is_file()
+    for bundle in plotly_light.BUNDLES:
+        kind, version = re.fullmatch(r"plotly-(\w+)-([\d.]+)\.min\.js", bundle.file).groups()
+        text = bundle.path.read_text(encoding="utf-8")
+        assert f"plotly.js ({kind} - minified) v{version}" in text[:300]
+        assert set(re.findall(r'moduleType:"trace",name:"(\w+)"', text)) == bundle.traces
+        assert bundle.path.with_name(bundle.file.replace(".min.js", ".LICENSE")).is_file()
 
 
 def _charts_app(light: bool, webgl: bool) -> AppTest:
@@ -57,11 +61,13 @@ def test_charts_show_draws_light_where_it_can_and_falls_back_to_plotly_chart():
     assert data["selectable"] and data["config"]["displaylogo"] is False
     assert data["config"]["toImageButtonOptions"]["filename"] == "persona-explorer-chart"  # image export kept
     assert [t["type"] for t in json.loads(data["spec"])["data"]] == ["scatter"]
+    assert data["bundle"] == "./app/static/" + plotly_light.BASIC.file
     assert "selected: 0" in at.markdown[0].value  # no selection yet, in st.plotly_chart's shape
 
-    for light, webgl in ((True, True), (False, False)):
-        at = _charts_app(light=light, webgl=webgl)
-        assert len(at.get("plotly_chart")) == 1 and not at.get("bidi_component"), (light, webgl)
+    (chart,) = _charts_app(light=True, webgl=True).get("bidi_component")  # WebGL points: the gl2d bundle
+    assert json.loads(chart.proto.json)["bundle"] == "./app/static/" + plotly_light.GL2D.file
+    at = _charts_app(light=False, webgl=False)
+    assert len(at.get("plotly_chart")) == 1 and not at.get("bidi_component")
 
 
 THEMED_APP = """import pandas as pd, plotly.express as px, streamlit as st
@@ -98,3 +104,46 @@ def test_light_chart_draws_in_the_streamlit_themes_colours_in_chromium(tmp_path)
         return "rgb({}, {}, {})".format(*(int(h[i:i + 2], 16) for i in (0, 2, 4)))
 
     assert fills == [rgb(c) for c in theme.split(",")[:3]], (fills, theme)
+
+
+TWO_BUNDLES_APP = """import plotly.graph_objects as go, streamlit as st
+from app_pages import charts
+charts.show(go.Figure(go.Bar(x=[1, 2], y=["a", "b"], orientation="h")), key="bars")
+xs, ys = [i % 20 for i in range(400)], [i // 20 for i in range(400)]
+gl = go.Figure(go.Scattergl(x=xs, y=ys, mode="markers", customdata=[[str(i)] for i in range(400)]))
+event = charts.show(gl.update_layout(dragmode="lasso", height=500), key="gl", on_select="rerun")
+st.write(f"selected: {len(event['selection']['points'])}")
+"""
+
+
+def test_a_page_with_svg_and_webgl_charts_loads_both_bundles_and_lassos_the_webgl_one_in_chromium(tmp_path):
+    """Bars (basic bundle) and WebGL points (gl2d bundle) on one page: each bundle is loaded once,
+    each chart drawn by its own plotly.js, and a lasso around the WebGL points selects them all."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.app import e2e
+
+    with e2e.streamlit_server({}, script=e2e.scratch_app(tmp_path, TWO_BUNDLES_APP)) as url, sync_playwright() as pw:
+        browser = e2e.launch(pw)
+        page = e2e.new_page(browser, viewport={"width": 1000, "height": 1200})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        e2e.open_map(page, url, chart=".st-key-gl .pe-plotly .main-svg")
+        e2e.wait_drawn(page, ".st-key-bars .pe-plotly .main-svg")
+        assert page.locator(".st-key-bars .bars path").count() == 2
+        assert page.locator(".st-key-gl .pe-plotly canvas").count() > 0, "WebGL points are drawn on a canvas"
+        versions = page.evaluate("""async () => Object.fromEntries(await Promise.all(Object.entries(window.__pePlotlyBundles)
+            .map(async ([url, p]) => [url.split('/').pop(), (await p).version])))""")
+        assert versions == {"plotly-basic-4.1.1.min.js": "4.1.1", "plotly-gl2d-3.7.0.min.js": "3.7.0"}, versions
+        box = page.locator(".st-key-gl .nsewdrag").first.bounding_box()
+        x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+        corners = [(0.01, 0.01), (0.99, 0.01), (0.99, 0.99), (0.01, 0.99), (0.01, 0.02)]
+        with e2e.rerun(page):
+            page.mouse.move(x0 + w * corners[0][0], y0 + h * corners[0][1])
+            page.mouse.down()
+            for fx, fy in corners[1:]:
+                page.mouse.move(x0 + w * fx, y0 + h * fy, steps=8)
+            page.mouse.up()
+        expect(page.get_by_text("selected: 400")).to_be_visible()
+        browser.close()
+    assert not errors, errors
