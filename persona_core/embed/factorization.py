@@ -127,10 +127,7 @@ class CategoricalFactorization:
                 logp = torch.log_softmax(logits.masked_fill(~opt_mask, float("-inf")), dim=2)
                 nll_cells = -logp.gather(2, y.clamp(min=0).unsqueeze(2)).squeeze(2)
                 nll = nll_cells.masked_select(y >= 0).sum()
-                # the dense path gathers U[rows] a second time for the penalty, as it always has: reusing
-                # ``u`` is the same sum, but its gradient reaches U through one gather instead of two,
-                # which changes the float rounding of every step and so the GSS space and its figures
-                reg = cfg.respondent_l2 * (u if sparse else U[rows]).pow(2).sum() + cfg.option_l2 * W.pow(2).sum() * len(rows) / n_resp
+                reg = cfg.respondent_l2 * u.pow(2).sum() + cfg.option_l2 * W.pow(2).sum() * len(rows) / n_resp
                 loss = (nll + reg) / n
                 for optim in optims:
                     optim.zero_grad(set_to_none=True)
