@@ -10,7 +10,7 @@ column-wise with numpy instead of one Python dict per row.
 from __future__ import annotations
 
 import json
-from typing import Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from sqlalchemy import JSON, Table, exc, insert
@@ -36,6 +36,17 @@ def _json_encoded(table: Table, names: list[str], data: list[list]) -> list[list
     return out
 
 
+def _chunks(table: Table, columns: Mapping[str, Sequence], n_rows: int, *, json_encode: bool) -> Iterator[list[list]]:
+    """The columns :data:`CHUNK_ROWS` rows at a time, as lists of Python scalars (JSON columns
+    serialized where ``json_encode``). Only one chunk is ever held as Python objects: converting a
+    whole large insert at once held every value and every row tuple (80 million answers, a
+    1,000,000-person survey: about 17 GB)."""
+    names = list(columns)
+    for start in range(0, n_rows, CHUNK_ROWS):
+        data = [_python_column(columns[n][start : start + CHUNK_ROWS]) for n in names]
+        yield _json_encoded(table, names, data) if json_encode else data
+
+
 def bulk_insert(
     session: Session, table: Table, columns: Mapping[str, Sequence], *, method: str | None = None
 ) -> int:
@@ -57,7 +68,6 @@ def bulk_insert(
 
     connection = session.connection()
     dialect = connection.dialect
-    data = [_python_column(columns[n]) for n in names]
 
     can_copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
     if method is None:
@@ -68,28 +78,25 @@ def bulk_insert(
         method = "core"
 
     if method == "copy":
-        _copy_psycopg(connection, table, names, _json_encoded(table, names, data))
+        _copy_psycopg(connection, table, names, _chunks(table, columns, n_rows, json_encode=True))
     elif method == "executemany":
-        data = _json_encoded(table, names, data)
         quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
         marker = "?" if dialect.paramstyle == "qmark" else "%s"
         sql = (
             f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({quoted}) "
             f"VALUES ({', '.join([marker] * len(names))})"
         )
-        rows = list(zip(*data))
-        for start in range(0, n_rows, CHUNK_ROWS):
-            connection.exec_driver_sql(sql, rows[start : start + CHUNK_ROWS])
+        for data in _chunks(table, columns, n_rows, json_encode=True):
+            connection.exec_driver_sql(sql, list(zip(*data)))
     elif method == "core":
-        for start in range(0, n_rows, CHUNK_ROWS):
-            chunk = [dict(zip(names, row)) for row in zip(*(c[start : start + CHUNK_ROWS] for c in data))]
-            connection.execute(insert(table), chunk)
+        for data in _chunks(table, columns, n_rows, json_encode=False):
+            connection.execute(insert(table), [dict(zip(names, row)) for row in zip(*data)])
     else:
         raise ValueError(f"unknown bulk insert method {method!r}")
     return n_rows
 
 
-def _copy_psycopg(connection, table: Table, names: list[str], data: list[list]) -> None:
+def _copy_psycopg(connection, table: Table, names: list[str], chunks: Iterable[list[list]]) -> None:
     dialect = connection.dialect
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
     sql = f"COPY {dialect.identifier_preparer.format_table(table)} ({quoted}) FROM STDIN"
@@ -98,7 +105,8 @@ def _copy_psycopg(connection, table: Table, names: list[str], data: list[list]) 
     try:
         with driver_connection.cursor() as cursor:
             with cursor.copy(sql) as copy:
-                for row in zip(*data):
-                    copy.write_row(row)
+                for data in chunks:
+                    for row in zip(*data):
+                        copy.write_row(row)
     except dbapi_error as err:  # raise SQLAlchemy's exceptions, as the other paths do
         raise exc.DBAPIError.instance(sql, None, err, dbapi_error) from err

@@ -37,6 +37,29 @@ def test_bulk_insert_paths_store_the_same_rows(db_url, method):
     assert [tuple(r) for r in rows] == [(0, "r0", attributes[0]), (1, "r1", {}), (2, "r2", attributes[2])]
 
 
+@pytest.mark.parametrize("method", [None, "executemany", "core"])
+def test_bulk_insert_converts_one_chunk_at_a_time_and_stores_every_row(db_url, method, monkeypatch):
+    # a whole insert turned into Python objects at once held ~17 GB for 80 million answers
+    import db.bulk
+
+    monkeypatch.setattr(db.bulk, "CHUNK_ROWS", 2)
+    converted: list[int] = []
+    real = db.bulk._python_column
+    monkeypatch.setattr(db.bulk, "_python_column", lambda values: converted.append(len(values)) or real(values))
+    attributes = [{"i": i, "name": f"ü{i}"} for i in range(5)]
+    with session_scope(db_url) as s:
+        did = _dataset(s)
+        assert bulk_insert(s, Respondent.__table__, {
+            "dataset_id": np.full(5, did), "position": np.arange(5), "key": [f"r{i}" for i in range(5)],
+            "attributes": attributes,
+        }, method=method) == 5
+    assert converted == [2] * 8 + [1] * 4  # 4 columns x chunks of 2, 2, 1
+    with session_scope(db_url) as s:
+        rows = s.execute(select(Respondent.position, Respondent.key, Respondent.attributes)
+                         .order_by(Respondent.position)).all()
+    assert [tuple(r) for r in rows] == [(i, f"r{i}", attributes[i]) for i in range(5)]
+
+
 def test_bulk_insert_copy_path_only_on_postgresql(db_url):
     with session_scope(db_url) as s:
         did = _dataset(s)
