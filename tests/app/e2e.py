@@ -83,6 +83,23 @@ def scratch_app(folder: Path, source: str) -> Path:
     return script
 
 
+@contextmanager
+def scratch_page(folder: Path, source: str, viewport: dict) -> Iterator[tuple]:
+    """A Chromium page on a served :func:`scratch_app` of ``source``: yields (page, url, errors),
+    ``errors`` collecting the page's uncaught JavaScript errors."""
+    from playwright.sync_api import sync_playwright
+
+    with streamlit_server({}, script=scratch_app(folder, source)) as url, sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            page = new_page(browser, viewport=viewport)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            yield page, url, errors
+        finally:
+            browser.close()
+
+
 def launch(playwright):
     """Debian's Chromium, headless."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -263,6 +280,21 @@ def go_to(page, title: str) -> None:
     with rerun(page, timeout=180_000):
         page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
     page.wait_for_selector(f'h1:has-text("{title}")', timeout=60_000)
+
+
+def lasso(page, chart: str, margin: float = 0.02) -> None:
+    """Draw a lasso around the plot area of the Plotly chart in ``chart`` (a selector), ``margin``
+    (a share of its width and height) inside each edge, and wait for the run that follows."""
+    box = page.locator(f"{chart} .nsewdrag").first.bounding_box()
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    lo, hi = margin, 1 - margin
+    corners = [(lo, lo), (hi, lo), (hi, hi), (lo, hi), (lo, lo + 0.01)]
+    with rerun(page):
+        page.mouse.move(x0 + w * corners[0][0], y0 + h * corners[0][1])
+        page.mouse.down()
+        for fx, fy in corners[1:]:
+            page.mouse.move(x0 + w * fx, y0 + h * fy, steps=8)
+        page.mouse.up()
 
 
 def select_option(page, label: str, option: str) -> None:

@@ -115,15 +115,7 @@ def test_lasso_on_the_map_selects_respondents_in_chromium(built_space):
         e2e.open_map(page, url)
         chart = page.locator(".st-key-map_chart")
         assert chart.locator(".scatterlayer .point").count() > 0, "the map is drawn as SVG points"
-        box = chart.locator(".nsewdrag").first.bounding_box()
-        x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-        corners = [(0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98), (0.02, 0.03)]
-        with e2e.rerun(page):
-            page.mouse.move(x0 + w * corners[0][0], y0 + h * corners[0][1])
-            page.mouse.down()
-            for fx, fy in corners[1:]:
-                page.mouse.move(x0 + w * fx, y0 + h * fy, steps=8)
-            page.mouse.up()
+        e2e.lasso(page, ".st-key-map_chart", margin=0.02)
         expect(page.get_by_text("Selected respondents").first).to_be_visible()
         shown = page.locator('[data-testid="stMetricValue"]').first.inner_text()
         assert 0.5 * n <= int(shown.replace(",", "")) <= n

@@ -80,21 +80,14 @@ charts.show(px.bar(frame, x="accuracy", y="method", color="method", orientation=
 def test_light_chart_draws_in_the_streamlit_themes_colours_in_chromium(tmp_path):
     """Plotly Express figures built under Streamlit carry its template's placeholder colours
     ("#000001" ...); the component swaps them for the theme's chart colours, as st.plotly_chart does."""
-    from playwright.sync_api import sync_playwright
-
     from tests.app import e2e
 
-    with e2e.streamlit_server({}, script=e2e.scratch_app(tmp_path, THEMED_APP)) as url, sync_playwright() as pw:
-        browser = e2e.launch(pw)
-        page = e2e.new_page(browser, viewport={"width": 1000, "height": 700})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with e2e.scratch_page(tmp_path, THEMED_APP, viewport={"width": 1000, "height": 700}) as (page, url, errors):
         e2e.open_map(page, url, chart=".st-key-bars .pe-plotly .main-svg")
         fills = page.evaluate("""() => [...document.querySelectorAll('.st-key-bars .bars path')]
             .map((p) => getComputedStyle(p).fill)""")
         theme = page.evaluate("""() => getComputedStyle(document.querySelector('.pe-plotly'))
             .getPropertyValue('--st-chart-categorical-colors')""")
-        browser.close()
     assert not errors, errors
     assert len(fills) == 3 and len(set(fills)) == 3, fills
     assert "rgb(0, 0, 1)" not in fills and "rgb(0, 0, 2)" not in fills  # no placeholder left
@@ -119,15 +112,11 @@ st.write(f"selected: {len(event['selection']['points'])}")
 def test_a_page_with_svg_and_webgl_charts_loads_both_bundles_and_lassos_the_webgl_one_in_chromium(tmp_path):
     """Bars (basic bundle) and WebGL points (gl2d bundle) on one page: each bundle is loaded once,
     each chart drawn by its own plotly.js, and a lasso around the WebGL points selects them all."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from tests.app import e2e
 
-    with e2e.streamlit_server({}, script=e2e.scratch_app(tmp_path, TWO_BUNDLES_APP)) as url, sync_playwright() as pw:
-        browser = e2e.launch(pw)
-        page = e2e.new_page(browser, viewport={"width": 1000, "height": 1200})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with e2e.scratch_page(tmp_path, TWO_BUNDLES_APP, viewport={"width": 1000, "height": 1200}) as (page, url, errors):
         e2e.open_map(page, url, chart=".st-key-gl .pe-plotly .main-svg")
         e2e.wait_drawn(page, ".st-key-bars .pe-plotly .main-svg")
         assert page.locator(".st-key-bars .bars path").count() == 2
@@ -135,15 +124,6 @@ def test_a_page_with_svg_and_webgl_charts_loads_both_bundles_and_lassos_the_webg
         versions = page.evaluate("""async () => Object.fromEntries(await Promise.all(Object.entries(window.__pePlotlyBundles)
             .map(async ([url, p]) => [url.split('/').pop(), (await p).version])))""")
         assert versions == {"plotly-basic-4.1.1.min.js": "4.1.1", "plotly-gl2d-3.7.0.min.js": "3.7.0"}, versions
-        box = page.locator(".st-key-gl .nsewdrag").first.bounding_box()
-        x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-        corners = [(0.01, 0.01), (0.99, 0.01), (0.99, 0.99), (0.01, 0.99), (0.01, 0.02)]
-        with e2e.rerun(page):
-            page.mouse.move(x0 + w * corners[0][0], y0 + h * corners[0][1])
-            page.mouse.down()
-            for fx, fy in corners[1:]:
-                page.mouse.move(x0 + w * fx, y0 + h * fy, steps=8)
-            page.mouse.up()
+        e2e.lasso(page, ".st-key-gl", margin=0.01)
         expect(page.get_by_text("selected: 400")).to_be_visible()
-        browser.close()
     assert not errors, errors
