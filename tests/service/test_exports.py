@@ -60,7 +60,9 @@ def test_cohort_profile_csv_matches_the_stored_profile(view):
     np.testing.assert_allclose(opinions["cohort"].astype(float), first["cohort_shares"], rtol=1e-6)
     np.testing.assert_allclose(opinions["everybody"].astype(float), first["overall_shares"], rtol=1e-6)
     party = frame[(frame["section"] == "demographic") & (frame["key"] == "party")]
-    assert party["cohort"].astype(float).sum() == pytest.approx(1.0, abs=1e-6)
+    # every party value is listed; each share is rounded to 4 decimals (profile.py), so their sum
+    # is 1 within half a unit of the 4th decimal per value (0.9999 on another CPU's cohorts)
+    assert party["cohort"].astype(float).sum() == pytest.approx(1.0, abs=0.5e-4 * len(party) + 1e-9)
     assert set(frame[frame["section"] == "numeric"]["key"]) == {"age"}
     with pytest.raises(KeyError):
         exports.cohort_profile(view, 999)
