@@ -1,18 +1,21 @@
-"""Cohorts: size and label of each, its most distinctive opinions and demographic make-up
-against everybody, a similarity view of the cohort centroids, and "steer toward this cohort"."""
+"""Cohorts: size and label of each, optional LLM-written names beside their evidence, its most
+distinctive opinions and demographic make-up against everybody, a similarity view of the cohort
+centroids, and "steer toward this cohort"."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import charts, common, permalink
-from persona_core.service import exports, views
+from persona_core.service import cohort_names, exports, views
 from persona_core.service.personas import cohort_persona
 
 ctx = common.require_space()
 view = ctx.view
 st.title("Cohorts")
-table = views.cohort_table(view)
+model = st.session_state.get(common.MODEL) or None
+llm_names = cohort_names.stored(ctx.url, view.run_id, model)
+table = views.cohort_table(view, {c: rec.name for c, rec in llm_names.items()} if llm_names else None)
 if not view.cohorts:
     st.warning("HDBSCAN found no cohorts in this persona space: every respondent is an outlier. "
                "Rebuild with a smaller min_cluster_size (SpaceConfig.cohorts) to get cohorts.")
@@ -31,6 +34,22 @@ with right:
         fig.update_layout(title="Centroid similarity (cosine)", height=320,
                           margin={"l": 10, "r": 10, "t": 40, "b": 10}, yaxis={"autorange": "reversed"})
         charts.show(fig, key="cohort_similarity")
+
+with st.expander("Cohort names written by the language model", expanded=not llm_names):
+    st.caption("Optional. The language model names each cohort from its three most distinctive answers, shown "
+               "beside each name. The default model (SmolLM2-135M) is small, so read every name against its "
+               "evidence. A reply that is no name (a copied answer, a sentence), a name two cohorts got, and a name "
+               "the model itself reads as another cohort's are left out; the answer-based label stays. Names are "
+               "stored, so this runs once per model.")
+    if [c for c in view.cohorts if c not in llm_names] and st.button("Name the cohorts with the LLM", key="name_cohorts"):
+        bar = st.progress(0.0, text="Loading the language model…")
+        llm = common.language_model(model)
+        cohort_names.ensure(ctx.url, view, llm, model,
+                            progress=lambda done, total: bar.progress(done / total, text=f"Named {done} of {total} cohorts"))
+        st.rerun()
+    if llm_names:
+        st.caption(f"{sum(r.name is not None for r in llm_names.values())} of {len(view.cohorts)} cohorts have a name "
+                   f"from {common.literal(cohort_names.model_key(model))}.")
 
 options = view.cohorts
 
@@ -52,6 +71,14 @@ label = st.selectbox("Cohort", options, format_func=view.cohort_title, key="coho
 query = permalink.publish("cohorts", cohort=label)
 profile = view.profiles.get(label, {})
 members = view.members(label)
+named = llm_names.get(label)
+if named is not None:
+    if named.name:
+        st.markdown(f"**LLM name:** {common.literal(named.name)}")
+    else:
+        st.markdown(f"**LLM name:** none, {common.literal(named.reason)} (the model wrote: "
+                    f"{common.literal(named.raw or 'nothing')})")
+    st.caption("Written from: " + common.literal(" · ".join(named.evidence)))
 a, b, c = st.columns([1, 1, 2])
 a.metric("Size", len(members))
 b.metric("Share of respondents", f"{len(members) / view.survey.n_respondents:.1%}")

@@ -13,6 +13,8 @@ Layout (``->`` is a foreign key, each ``ON DELETE CASCADE`` and indexed)::
         respondent_embedding -> embedding_run, respondent
                                  vector (float32 bytes), 2-D map coordinates, cohort membership
         cohort -> embedding_run  HDBSCAN cohort: label, size, name, centroid, profile
+          cohort_name -> cohort  a name an LLM wrote for the cohort, with the evidence it was
+                                 given; one per (cohort, model, prompt version): a cache
         evaluation_run -> embedding_run
                                  one evaluation of steering methods (results as JSON)
     preference_pair -> embedding_run (SET NULL)
@@ -224,6 +226,25 @@ class Cohort(Base):
     name: Mapped[str] = mapped_column(Text, default="")
     centroid: Mapped[list[Any]] = mapped_column(default=list)
     profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CohortName(Base):
+    """A cohort's name as one LLM wrote it from the cohort's distinctive answers (``evidence``,
+    the lines the model was shown), cached per model and prompt version. ``name`` is ``None``
+    when the model's reply (``raw``) was no usable name, and ``reason`` says why."""
+
+    __tablename__ = "cohort_name"
+    __table_args__ = (UniqueConstraint("cohort_id", "model", "prompt_key"), NO_ID_REUSE)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(_fk("cohort.id"))
+    model: Mapped[str] = mapped_column(Text)
+    prompt_key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[Optional[str]] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class EvaluationRun(Base):

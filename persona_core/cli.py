@@ -173,6 +173,7 @@ def _optional_adders() -> list[SubcommandAdder]:
         ("persona_core.cli_steer", ("add_train_parser", "add_eval_parser")),
         ("persona_core.cli_pairs", ("add_pairs_parser", "add_personas_parser")),
         ("persona_core.cli_simulate", ("add_simulate_parser",)),
+        ("persona_core.cli_names", ("add_name_cohorts_parser",)),
         ("persona_core.cli_jobs", ("add_first_run_parser", "add_jobs_parser")),
     ):
         try:

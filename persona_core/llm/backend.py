@@ -99,11 +99,15 @@ class LLM:
     def chat_prompt(self, user: str, system: str | None = None) -> str:
         """``user`` (and ``system``) through the chat template, ending in the assistant
         header. Without a chat template: the system text, a blank line, the user text."""
+        return self.chat_turns_prompt([{"role": "user", "content": user}], system)
+
+    def chat_turns_prompt(self, turns: Sequence[dict[str, str]], system: str | None = None) -> str:
+        """A conversation (``{"role": "user" | "assistant", "content": ...}`` turns, e.g. few-shot
+        examples, ending with a user turn) through the chat template, ending in the assistant
+        header. Without a chat template: the system text, then each turn on its own line."""
         if getattr(self.tokenizer, "chat_template", None) is None:
-            return (f"{system}\n\n" if system else "") + f"{user}\n"
-        messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": user}
-        ]
+            return (f"{system}\n\n" if system else "") + "".join(f"{t['content']}\n" for t in turns)
+        messages = ([{"role": "system", "content": system}] if system else []) + [dict(t) for t in turns]
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def mc_prompt(self, question: str, options: list[str], persona_text: str | None = None) -> str:

@@ -209,6 +209,59 @@ def test_cohorts_page_lists_cohorts_and_steers(app, built_space):
     assert app.session_state[common.PERSONA].kind == "cohort"
 
 
+@pytest.fixture
+def no_cohort_names(built_space):
+    """The shared space without LLM-written names, before and after the test."""
+    from sqlalchemy import delete
+
+    from db.models import CohortName
+    from db.session import session_scope
+
+    def wipe() -> None:
+        with session_scope(built_space.url) as s:
+            s.execute(delete(CohortName))
+
+    wipe()
+    yield
+    wipe()
+
+
+def test_cohorts_are_named_by_the_llm_on_request_and_shown_with_their_evidence(app, built_space, no_cohort_names):
+    from persona_core.service import cohort_names
+
+    _run(app, COHORTS)
+    assert "LLM name" not in app.dataframe[0].value.columns
+    assert not [m for m in _texts(app, "markdown") if m.startswith("**LLM name:**")]
+    app.button(key="name_cohorts").click()
+    _run(app)
+    stored = cohort_names.stored(built_space.url, built_space.run_id)
+    assert sorted(stored) == load_space_view(built_space.url, built_space.run_id).cohorts
+    table = app.dataframe[0].value
+    shown = dict(zip(table["label"], table["LLM name"]))
+    assert all(shown[c] == (rec.name or "") for c, rec in stored.items())
+    assert not [b for b in app.button if b.key == "name_cohorts"], "all named: no button"
+    label = app.selectbox(key="cohort_pick").value
+    rec = stored[label]
+    expected = common.literal(rec.name) if rec.name else "none, " + common.literal(rec.reason)
+    assert any(m.startswith("**LLM name:**") and expected in m for m in _texts(app, "markdown"))
+    assert "Written from: " + common.literal(" · ".join(rec.evidence)) in _texts(app, "caption")
+
+
+def test_an_llm_name_is_shown_as_text(app, built_space, no_cohort_names):
+    from db.cohort_names import CohortNameRecord, save_cohort_names
+    from db.session import session_scope
+    from persona_core.naming import CohortNamingConfig
+    from persona_core.service import cohort_names
+
+    name, evidence = "**Bold** [site](http://evil.example) <b>x</b>", ("Q: <i>yes</i>", "[a](b): c")
+    with session_scope(built_space.url) as s:
+        save_cohort_names(s, built_space.run_id, cohort_names.model_key(), CohortNamingConfig().prompt_key,
+                          [CohortNameRecord(0, name, name, evidence)])
+    _run(app, COHORTS)
+    assert f"**LLM name:** {common.literal(name)}" in _texts(app, "markdown")
+    assert "Written from: " + common.literal(" · ".join(evidence)) in _texts(app, "caption")
+
+
 def _subplot_titles(at: AppTest, key: str) -> list[str]:
     return [a["text"] for a in _chart(at, key)["layout"].get("annotations", [])]
 

@@ -18,7 +18,7 @@ from db.session import alembic_config, current_revision, get_engine, migration_c
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED_TABLES = {
     "dataset", "question", "option", "respondent", "answer", "embedding_run",
-    "respondent_embedding", "cohort", "evaluation_run", "preference_pair", "annotation", "induced_persona",
+    "respondent_embedding", "cohort", "cohort_name", "evaluation_run", "preference_pair", "annotation", "induced_persona",
     "simulation_run", "simulation_chunk", "simulation_row", "job",
 }
 

@@ -1,0 +1,154 @@
+"""LLM-written cohort names: the prompt, what counts as a name, and the default model naming the
+planted cohorts of the app's test survey."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from persona_core.llm import LLM
+from persona_core.naming import (
+    CohortNamingConfig,
+    FEW_SHOT,
+    clean_name,
+    cohort_evidence,
+    identified_share,
+    name_cohorts,
+    name_identifiability,
+    naming_prompt,
+)
+from persona_core.profile import answer_phrase
+
+
+@pytest.fixture(scope="module")
+def llm() -> LLM:
+    return LLM.from_config()
+
+
+@pytest.fixture(scope="module")
+def view(tmp_path_factory):
+    from persona_core.service.catalog import load_space_view
+    from tests.app.synthetic import build_app_space
+
+    built = build_app_space(tmp_path_factory.mktemp("naming_space"))
+    return load_space_view(built.url, built.run_id)
+
+
+@pytest.mark.parametrize(
+    ("reply", "name"),
+    [
+        ("Labor union supporters", "Labor union supporters"),
+        ('"Devout churchgoers".\nMore text', "Devout churchgoers"),
+        ("- Name: Worried retirees", "Worried retirees"),
+        ("  \n Skeptical scientists! ", "Skeptical scientists"),
+        ("", None),
+        ("...", None),
+        ("Low-income families with children: yes", None),  # a copied question: answer line
+        ("Romney's healthcare plan is too expensive, so he's not", None),  # a sentence, not a name
+        ("Sterter-Sterter-Sterter-", None),  # cut off mid-word
+        ("Do you approve of labor unions", None),  # repeats an evidence line's question
+    ],
+)
+def test_clean_name_keeps_a_short_name_and_nothing_else(reply, name):
+    assert clean_name(reply, ["Do you approve of labor unions: Approve"], max_words=6) == name
+
+
+def test_prompt_shows_the_worked_examples_then_the_cohorts_evidence(llm):
+    evidence = ["Do you approve of labor unions: Approve", "Should gun permits be required: Favor"]
+    prompt = naming_prompt(llm, evidence)
+    positions = [prompt.index(name) for _, name in FEW_SHOT]
+    assert positions == sorted(positions)
+    assert all(prompt.index(line) > positions[-1] for line in evidence)
+    assert prompt.endswith(llm.chat_prompt("x").rsplit("x", 1)[1])  # the assistant header: the reply comes next
+
+
+def test_the_prompt_key_changes_with_the_settings():
+    assert CohortNamingConfig().prompt_key == CohortNamingConfig().prompt_key
+    assert CohortNamingConfig(evidence_items=4).prompt_key != CohortNamingConfig().prompt_key
+    with pytest.raises(ValueError):
+        CohortNamingConfig(max_words=0)
+
+
+def test_the_default_model_names_the_planted_cohorts_from_their_distinctive_answers(llm, view):
+    calls: list[tuple[int, int]] = []
+    names = name_cohorts(llm, view.profiles, CohortNamingConfig(batch_size=2), progress=lambda d, t: calls.append((d, t)))
+    assert sorted(names) == view.cohorts
+    assert calls[-1] == (len(view.cohorts), len(view.cohorts)) and len(calls) == -(-len(view.cohorts) // 2)
+    for label, rec in names.items():
+        top = view.profiles[label]["distinctive_questions"][:3]
+        assert rec.evidence == tuple(answer_phrase(d, 60) for d in top) and len(rec.evidence) == 3
+        assert rec.raw, "the model's reply is kept, name or not"
+        assert rec.name is None or rec.name == clean_name(rec.raw, rec.evidence)
+    assert any(rec.name for rec in names.values()), "no cohort got a name"
+    again = name_cohorts(llm, view.profiles)
+    assert {c: r.name for c, r in again.items()} == {c: r.name for c, r in names.items()}, "greedy: reproducible"
+
+
+class _SameReply:
+    """Answers every prompt with one text (to test the rule on names two cohorts share)."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.prompts = text, 0
+
+    def chat_turns_prompt(self, turns, system=None) -> str:
+        return "\n".join(t["content"] for t in turns)
+
+    def generate(self, prompts, settings=None):
+        self.prompts += len(prompts)
+        return [self.text] * len(prompts)
+
+
+def test_a_name_two_cohorts_share_names_neither_and_no_evidence_means_no_call(view):
+    fake = _SameReply("Busy parents")
+    profiles = {**view.profiles, 99: {"distinctive_questions": []}}
+    names = name_cohorts(fake, profiles)
+    assert fake.prompts == len(view.cohorts)  # the cohort without evidence is not asked about
+    assert names[99].name is None and names[99].evidence == ()
+    assert all(names[c].name is None and names[c].raw == "Busy parents" for c in view.cohorts)
+    one = name_cohorts(fake, {view.cohorts[0]: view.profiles[view.cohorts[0]]})
+    assert one[view.cohorts[0]].name == "Busy parents"
+
+
+def test_names_built_from_the_evidence_identify_their_cohort_and_a_constant_name_does_not(llm, view):
+    evidence = [cohort_evidence(view.profiles[c]) for c in view.cohorts]
+    k = len(evidence)
+    own = name_identifiability(llm, [view.cohort_names[c] for c in view.cohorts], evidence)
+    constant = name_identifiability(llm, ["people"] * k, evidence)
+    assert own.shape == constant.shape == (k, k)
+    assert identified_share(own) >= (k - 1) / k
+    assert identified_share(constant) == pytest.approx(1 / k)
+    assert np.allclose(constant, constant[0])
+    one = name_identifiability(llm, [view.cohort_names[view.cohorts[-1]]], evidence)
+    assert one.shape == (1, k) and identified_share(one, own=[k - 1]) == identified_share(own[-1:], own=[k - 1])
+    with pytest.raises(ValueError):
+        identified_share(one, own=[0, 1])
+
+
+class _Scripted:
+    """The real model for everything but generation, which answers from a script (evidence line -> reply)."""
+
+    def __init__(self, llm: LLM, script: dict[str, str]) -> None:
+        self._llm, self.script = llm, script
+
+    def __getattr__(self, name):
+        return getattr(self._llm, name)
+
+    def generate(self, prompts, settings=None):
+        last_turn = [p.rsplit("apart:", 1)[1] for p in prompts]
+        return [next(reply for line, reply in self.script.items() if line in turn) for turn in last_turn]
+
+
+def test_a_name_that_fits_another_cohorts_answers_better_is_dropped(llm, view):
+    evidence = {c: cohort_evidence(view.profiles[c]) for c in view.cohorts}
+    dog = next(c for c, ev in evidence.items() if any(line.endswith(": Dog") for line in ev))
+    unions = next(c for c, ev in evidence.items() if any("labor unions: Approve" in line for line in ev))
+    other = next(c for c in view.cohorts if c not in (dog, unions))
+    script = {evidence[dog][0]: "Union members", evidence[unions][0]: "Labor union supporters",
+              evidence[other][0]: "Dog owners"}
+    names = name_cohorts(_Scripted(llm, script), view.profiles)
+    assert names[unions].name == "Labor union supporters" and names[unions].reason == ""
+    assert names[dog].name is None and names[dog].raw == "Union members"
+    assert names[dog].reason == f"the name fits cohort {unions}'s answers better than this cohort's"
+    assert names[other].name is None and names[other].reason.startswith("the name fits cohort ")  # not its own
+    unchecked = name_cohorts(_Scripted(llm, script), view.profiles, CohortNamingConfig(check_identifies=False))
+    assert {c: r.name for c, r in unchecked.items()} == {dog: "Union members", unions: "Labor union supporters",
+                                                          other: "Dog owners"}
