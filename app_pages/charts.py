@@ -78,8 +78,10 @@ def show(fig: go.Figure, key: str, light: bool = True, spec: str | None = None, 
     open) where the figure allows it and ``light`` is left on, else by ``st.plotly_chart``;
     ``spec``, ``fig.to_json()`` cached by the caller, spares the light chart serialising it again."""
     config = {**PLOTLY_CONFIG, "toImageButtonOptions": {**PLOTLY_CONFIG["toImageButtonOptions"], "filename": f"persona-explorer-{key}"}}
-    if light and plotly_light.usable(fig):
-        return plotly_light.show(fig, key=key, config=config, on_select=kwargs.get("on_select", "ignore") != "ignore", spec=spec)
+    bundle = plotly_light.usable(fig) if light else None
+    if bundle is not None:
+        return plotly_light.show(fig, key=key, config=config, on_select=kwargs.get("on_select", "ignore") != "ignore",
+                                 spec=spec, bundle=bundle)
     kwargs.setdefault("width", "stretch")
     return st.plotly_chart(fig, key=key, config=config, **kwargs)
 

@@ -25,17 +25,13 @@ def frame(url, run_id, kind, key, outliers):
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def figure(url, run_id, kind, key, outliers, highlight) -> go.Figure:
-    """The map's figure, built once per choice and shared by every session (never changed after):
-    Plotly Express took 50 of the script's 60 ms on GSS 2016, before the chart could be sent."""
-    return charts.map_figure(common.space_view(url, run_id), frame(url, run_id, kind, key, outliers),
-                             views.ColorChoice(kind, key), highlight)
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def figure_json(url, run_id, kind, key, outliers, highlight) -> str:
-    """The map figure's Plotly JSON, made once per figure: 0.34 s a run at 100,000 points."""
-    return figure(url, run_id, kind, key, outliers, highlight).to_json()
+def figure(url, run_id, kind, key, outliers, highlight) -> tuple[go.Figure, str]:
+    """The map's figure and its Plotly JSON, built once per choice and shared by every session
+    (never changed after): Plotly Express took 50 of the script's 60 ms on GSS 2016, and the
+    JSON 0.34 s a run at 100,000 points, before the chart could be sent."""
+    fig = charts.map_figure(common.space_view(url, run_id), frame(url, run_id, kind, key, outliers),
+                            views.ColorChoice(kind, key), highlight)
+    return fig, fig.to_json()
 
 
 permalink.adopt("map", "respondent", "map_search")  # ?respondent=<id> opens that respondent
@@ -65,9 +61,8 @@ if search.strip():
 query = permalink.publish("map", respondent=highlight)
 
 hover = views.key_attributes(view)
-fig = figure(ctx.url, view.run_id, color.kind, color.key, outliers, highlight)
-event = charts.show(fig, key="map_chart", spec=figure_json(ctx.url, view.run_id, color.kind, color.key, outliers, highlight),
-                    on_select="rerun", selection_mode=("box", "lasso"))
+fig, spec = figure(ctx.url, view.run_id, color.kind, color.key, outliers, highlight)
+event = charts.show(fig, key="map_chart", spec=spec, on_select="rerun", selection_mode=("box", "lasso"))
 st.download_button("Download the points (CSV)", data=lambda: exports.map_points_csv(view), on_click="ignore",
                    file_name=f"{view.dataset_name}-run{view.run_id}-points.csv", mime="text/csv", key="map_download",
                    icon=":material/download:", help="Every respondent: id, map position, cohort and attributes")

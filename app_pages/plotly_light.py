@@ -173,20 +173,23 @@ def bundle_for(fig: go.Figure) -> Bundle | None:
     return next((b for b in BUNDLES if types <= b.traces and b.path.is_file()), None)
 
 
-def usable(fig: go.Figure) -> bool:
-    """Whether :func:`show` can draw ``fig``: static serving is on and a bundle has its traces."""
-    return bool(st.get_option("server.enableStaticServing")) and bundle_for(fig) is not None
+def usable(fig: go.Figure) -> Bundle | None:
+    """The bundle :func:`show` would draw ``fig`` with, if it can (static serving is on and a
+    bundle has its traces), else None."""
+    return bundle_for(fig) if st.get_option("server.enableStaticServing") else None
 
 
 def _keep_state() -> None:
     """The selection's change callback: nothing to do, but it declares the state key."""
 
 
-def show(fig: go.Figure, key: str, config: dict, on_select: bool = False, spec: str | None = None) -> dict:
+def show(fig: go.Figure, key: str, config: dict, on_select: bool = False, spec: str | None = None,
+         bundle: Bundle | None = None) -> dict:
     """Draw ``fig`` (see :func:`usable`) full width; with ``on_select`` a box or lasso selection
     reruns the script and comes back as ``{"selection": {"points": [...]}}``, as st.plotly_chart's
-    event does. ``spec`` is ``fig.to_json()`` where the caller has it cached (a figure never changed)."""
-    bundle = bundle_for(fig)
+    event does. ``spec`` is ``fig.to_json()`` where the caller has it cached (a figure never changed);
+    ``bundle``, what :func:`usable` gave, spares looking it up again."""
+    bundle = bundle or bundle_for(fig)
     if bundle is None:
         raise ValueError(f"no plotly.js bundle in {STATIC} draws traces {sorted({t.type for t in fig.data})}")
     data = {"spec": fig.to_json() if spec is None else spec, "config": config, "selectable": on_select,
