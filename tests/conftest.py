@@ -71,3 +71,12 @@ def ray_cluster():
     ray.init(num_cpus=2, include_dashboard=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def no_cohort_names(built_space):
+    """The session's built space (``tests/app/synthetic.py``, shared by the app and service tests)
+    without LLM-written cohort names, before and after the test."""
+    built_space.forget_cohort_names()
+    yield
+    built_space.forget_cohort_names()

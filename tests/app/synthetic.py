@@ -85,6 +85,16 @@ class BuiltSpace:
     run_id: int
     run_key: str
 
+    def forget_cohort_names(self) -> None:
+        """Delete every LLM-written cohort name stored in the space's database."""
+        from sqlalchemy import delete
+
+        from db.models import CohortName
+        from db.session import session_scope
+
+        with session_scope(self.url) as s:
+            s.execute(delete(CohortName))
+
 
 _BUILT: dict[str, BuiltSpace] = {}
 

@@ -209,23 +209,6 @@ def test_cohorts_page_lists_cohorts_and_steers(app, built_space):
     assert app.session_state[common.PERSONA].kind == "cohort"
 
 
-@pytest.fixture
-def no_cohort_names(built_space):
-    """The shared space without LLM-written names, before and after the test."""
-    from sqlalchemy import delete
-
-    from db.models import CohortName
-    from db.session import session_scope
-
-    def wipe() -> None:
-        with session_scope(built_space.url) as s:
-            s.execute(delete(CohortName))
-
-    wipe()
-    yield
-    wipe()
-
-
 def test_cohorts_are_named_by_the_llm_on_request_and_shown_with_their_evidence(app, built_space, no_cohort_names):
     from persona_core.service import cohort_names
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import delete
 
 from db.models import CohortName
@@ -14,20 +13,8 @@ from persona_core.naming import CohortNamingConfig
 from persona_core.service import cohort_names
 
 
-@pytest.fixture
-def clean_names(built_space):
-    """The session's space without stored names, before and after (other tests share it)."""
-    def wipe() -> None:
-        with session_scope(built_space.url) as s:
-            s.execute(delete(CohortName))
-
-    wipe()
-    yield built_space
-    wipe()
-
-
-def test_names_are_written_once_then_read_without_the_model(clean_names, view, llm):
-    url = clean_names.url
+def test_names_are_written_once_then_read_without_the_model(built_space, no_cohort_names, view, llm):
+    url = built_space.url
     assert cohort_names.stored(url, view.run_id) == {}
     first = cohort_names.ensure(url, view, llm)
     assert sorted(first) == view.cohorts
@@ -37,8 +24,8 @@ def test_names_are_written_once_then_read_without_the_model(clean_names, view, l
     assert cohort_names.stored(url, view.run_id, config=CohortNamingConfig(evidence_items=5)) == {}
 
 
-def test_only_the_cohorts_without_a_name_are_written(clean_names, view, llm):
-    url = clean_names.url
+def test_only_the_cohorts_without_a_name_are_written(built_space, no_cohort_names, view, llm):
+    url = built_space.url
     everything = cohort_names.ensure(url, view, llm)
     with session_scope(url) as s:  # forget one cohort's name
         s.execute(delete(CohortName).where(CohortName.id == s.query(CohortName.id).order_by(CohortName.id).limit(1).scalar_subquery()))
@@ -48,15 +35,15 @@ def test_only_the_cohorts_without_a_name_are_written(clean_names, view, llm):
     assert again == everything
 
 
-def test_the_command_names_the_cohorts_and_then_reads_them_from_the_cache(clean_names, capsys):
-    args = ["name-cohorts", "--db", clean_names.url, "--json"]
+def test_the_command_names_the_cohorts_and_then_reads_them_from_the_cache(built_space, no_cohort_names, capsys):
+    args = ["name-cohorts", "--db", built_space.url, "--json"]
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert first["embedding_run"] == clean_names.run_id and first["written"] == first["cohorts"] >= 2
+    assert first["embedding_run"] == built_space.run_id and first["written"] == first["cohorts"] >= 2
     assert first["named"] == sum(v["name"] is not None for v in first["names"].values())
     assert all(len(v["evidence"]) == 3 for v in first["names"].values())
     assert main(args) == 0
     second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert second["written"] == 0 and second["names"] == first["names"]
-    assert main(["name-cohorts", "--db", clean_names.url, "--run", "999"]) == 2
+    assert main(["name-cohorts", "--db", built_space.url, "--run", "999"]) == 2
     assert "no embedding run 999" in capsys.readouterr().err
