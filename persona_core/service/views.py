@@ -238,7 +238,7 @@ def opinion_frame(distinctive: list[dict]) -> pd.DataFrame:
 def cohort_table(view: SpaceView, llm_names: Mapping[int, str | None] | None = None) -> pd.DataFrame:
     """One row per cohort (and the outliers): label, title, size, share of the sample; with
     ``llm_names`` (label -> LLM-written name, see :mod:`persona_core.service.cohort_names`) also
-    an ``LLM name`` column ("" where there is none)."""
+    an ``LLM name`` column after the label ("" where there is none)."""
     n = len(view.cohort_labels)
     rows = [
         {"label": c, "cohort": view.cohort_title(c), "size": int((view.cohort_labels == c).sum())}
@@ -246,7 +246,7 @@ def cohort_table(view: SpaceView, llm_names: Mapping[int, str | None] | None = N
     ]
     frame = pd.DataFrame(rows, columns=["label", "cohort", "size"])
     if llm_names is not None:
-        frame.insert(2, "LLM name", [llm_names.get(c) or "" for c in frame["label"]])
+        frame.insert(1, "LLM name", [llm_names.get(c) or "" for c in frame["label"]])
     frame["share"] = frame["size"] / max(n, 1)
     return frame[frame["size"] > 0].reset_index(drop=True)
 

@@ -223,6 +223,10 @@ def test_cohorts_are_named_by_the_llm_on_request_and_shown_with_their_evidence(a
     shown = dict(zip(table["label"], table["LLM name"]))
     assert all(shown[c] == (rec.name or "") for c, rec in stored.items())
     assert not [b for b in app.button if b.key == "name_cohorts"], "all named: no button"
+    named = sum(rec.name is not None for rec in stored.values())
+    assert f"{named} of {len(stored)} cohorts have a name from {cohort_names.model_key()}." in [
+        c.replace("\\", "") for c in _texts(app, "caption")]
+    assert list(table.columns[:2]) == ["label", "LLM name"]
     label = app.selectbox(key="cohort_pick").value
     rec = stored[label]
     expected = common.literal(rec.name) if rec.name else "none, " + common.literal(rec.reason)
