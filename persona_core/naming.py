@@ -8,9 +8,9 @@ not follow a bare instruction ("The group is known as ...", or it echoes a quest
 prompt shows three worked examples first (few-shot), and :func:`clean_name` keeps only a reply
 that is a short name: a copied ``question: answer`` line, a sentence or nothing is no name
 (``None``). A name two cohorts got, or one that the model itself reads as another cohort's
-(:func:`name_identifiability`), is dropped too; the app keeps the rule-based label for those. Every name is shown beside the
-evidence it was written from; :func:`name_identifiability` measures how well names tell the
-cohorts apart (``bench/cohort_names.py``).
+(:func:`name_identifiability`), is dropped too; the app keeps the rule-based label for those.
+Every name is shown beside the evidence it was written from; ``bench/cohort_names.py`` measures
+how well names tell the cohorts apart.
 """
 from __future__ import annotations
 
@@ -57,8 +57,10 @@ class CohortNamingConfig:
 
     @property
     def prompt_key(self) -> str:
-        """Identifies the prompt and its settings (the cache key beside the model's name)."""
-        blob = json.dumps({"config": asdict(self), "shots": FEW_SHOT, "instruction": INSTRUCTION}, sort_keys=True)
+        """Identifies the prompt and the settings that shape a name (the cache key beside the
+        model's name); ``batch_size`` only sets the pace, so it is left out."""
+        settings = {k: v for k, v in asdict(self).items() if k != "batch_size"}
+        blob = json.dumps({"config": settings, "shots": FEW_SHOT, "instruction": INSTRUCTION}, sort_keys=True)
         return "fewshot-" + hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 

@@ -64,6 +64,7 @@ def test_prompt_shows_the_worked_examples_then_the_cohorts_evidence(llm):
 def test_the_prompt_key_changes_with_the_settings():
     assert CohortNamingConfig().prompt_key == CohortNamingConfig().prompt_key
     assert CohortNamingConfig(evidence_items=4).prompt_key != CohortNamingConfig().prompt_key
+    assert CohortNamingConfig(batch_size=1).prompt_key == CohortNamingConfig().prompt_key
     with pytest.raises(ValueError):
         CohortNamingConfig(max_words=0)
 
