@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from db.models import Cohort, CohortName
+from db.session import lock_keys
 
 
 class CohortNameError(ValueError):
@@ -38,7 +39,10 @@ def _cohort_ids(session: Session, run_id: int) -> dict[int, int]:
 def save_cohort_names(session: Session, run_id: int, model: str, prompt_key: str,
                       names: Sequence[CohortNameRecord]) -> int:
     """Store ``names`` for embedding run ``run_id`` under (``model``, ``prompt_key``), replacing
-    that key's earlier names of the same cohorts; returns how many were stored."""
+    that key's earlier names of the same cohorts; returns how many were stored. Writers of the
+    same key queue (open the session with ``write_lock=True`` for SQLite), so the last one wins
+    instead of failing on the unique key."""
+    lock_keys(session, [f"cohort_name:{run_id}:{model}:{prompt_key}"])
     ids = _cohort_ids(session, run_id)
     unknown = sorted({n.label for n in names} - set(ids))
     if unknown:

@@ -16,7 +16,6 @@ SQLite writers queue instead of failing). A running job whose process is gone is
 """
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
@@ -25,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from db.models import JOB_STATUSES, Job, utcnow
+from db.session import lock_keys
 
 ACTIVE = ("queued", "running")
 LOG_TAIL_CHARS = 4000
@@ -105,21 +105,6 @@ class JobSpec:
     after_job: int | None = None
 
 
-def _lock_keys(session: Session, keys: Sequence[str]) -> None:
-    """Serialize submitters of the same keys. SQLite: the caller's ``BEGIN IMMEDIATE`` already
-    does; PostgreSQL: a transaction-scoped advisory lock per key."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for key in sorted(set(keys)):
-        session.execute(select(_pg_lock(zlib.crc32(key.encode()))))
-
-
-def _pg_lock(n: int):
-    from sqlalchemy import func
-
-    return func.pg_advisory_xact_lock(n)
-
-
 def active_with_keys(session: Session, keys: Sequence[str]) -> list[JobInfo]:
     """Queued or running jobs whose ``dedupe_key`` is one of ``keys``."""
     keys = [k for k in keys if k]
@@ -139,7 +124,7 @@ def create_jobs(session: Session, specs: Sequence[JobSpec], log_path: Callable[[
     if not specs:
         raise JobError("no job to create")
     keys = [s.dedupe_key for s in specs if s.dedupe_key]
-    _lock_keys(session, keys)
+    lock_keys(session, keys)
     existing = active_with_keys(session, keys)
     if existing:
         return existing, False

@@ -10,11 +10,12 @@
 from __future__ import annotations
 
 import threading
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -170,3 +171,13 @@ def session_scope(url: str | None = None, *, write_lock: bool = False) -> Iterat
         raise
     finally:
         session.close()
+
+
+def lock_keys(session: Session, keys: Sequence[str]) -> None:
+    """Serialize the transactions that write under the same keys (e.g. two tabs naming the same
+    cohorts): SQLite's ``BEGIN IMMEDIATE`` (``session_scope(write_lock=True)``) already does;
+    PostgreSQL takes a transaction-scoped advisory lock per key."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):
+        session.execute(select(func.pg_advisory_xact_lock(zlib.crc32(key.encode()))))

@@ -48,7 +48,7 @@ def ensure(url: str | None, view: SpaceView, llm, model: str | None = None, conf
     if missing:
         profiles = {label: view.profiles.get(label, {}) for label in view.cohorts}
         written = name_cohorts(llm, profiles, cfg, progress, only=missing)
-        with session_scope(url) as session:
+        with session_scope(url, write_lock=True) as session:
             save_cohort_names(session, view.run_id, model_key(model), cfg.prompt_key, list(written.values()))
         names.update(written)
     return {label: names[label] for label in view.cohorts if label in names}
