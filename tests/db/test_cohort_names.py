@@ -1,8 +1,6 @@
 """LLM-written cohort names: stored per (cohort, model, prompt), replaced whole, gone with their run."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -11,6 +9,7 @@ from db.models import CohortName
 from db.session import session_scope
 from db.store import delete_dataset, save_embedding_run
 from persona_core.data.survey_db import save_survey
+from tests.concurrent import run_in_threads
 from tests.db.test_store_runs import _run_args
 
 
@@ -73,24 +72,12 @@ def test_names_go_with_their_dataset(run):
 def test_writers_of_the_same_names_queue_and_the_last_one_wins_whole(run):
     """Two tabs naming the same cohorts at once: no unique-key error, and no mix of two writers."""
     url, run_id, _ = run
-    errors: list[BaseException] = []
-    start = threading.Barrier(6)
-
     def write(k: int) -> None:
-        try:
-            start.wait()
-            for _ in range(3):
-                with session_scope(url, write_lock=True) as s:
-                    save_cohort_names(s, run_id, "m1", "p1", _names((0, f"writer {k}"), (1, f"writer {k}"), (2, f"writer {k}")))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        for _ in range(3):
+            with session_scope(url, write_lock=True) as s:
+                save_cohort_names(s, run_id, "m1", "p1", _names((0, f"writer {k}"), (1, f"writer {k}"), (2, f"writer {k}")))
 
-    threads = [threading.Thread(target=write, args=(k,)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_in_threads(write, 6) == []
     with session_scope(url) as s:
         got = load_cohort_names(s, run_id, "m1", "p1")
     assert sorted(got) == [0, 1, 2] and len({r.name for r in got.values()}) == 1

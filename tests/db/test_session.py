@@ -1,13 +1,12 @@
 """Engines and transactions."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select, text
 
 from db.models import Dataset
 from db.session import get_engine, make_engine, session_scope
+from tests.concurrent import run_in_threads
 
 
 def _dataset(name: str) -> Dataset:
@@ -57,21 +56,11 @@ def test_engine_is_cached_per_url(db_url):
 def test_concurrent_read_then_write_transactions_lose_nothing(db_url):
     """Each thread reads the table, then writes: with write_lock the SQLite writers queue
     instead of failing with 'database is locked'."""
-    errors: list[BaseException] = []
-
     def work(k: int) -> None:
-        try:
-            for i in range(5):
-                with session_scope(db_url, write_lock=True) as s:
-                    s.execute(select(func.count()).select_from(Dataset)).scalar_one()
-                    s.add(_dataset(f"t{k}-{i}"))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        for i in range(5):
+            with session_scope(db_url, write_lock=True) as s:
+                s.execute(select(func.count()).select_from(Dataset)).scalar_one()
+                s.add(_dataset(f"t{k}-{i}"))
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_in_threads(work, 8) == []
     assert _count(db_url) == 40
