@@ -6,7 +6,7 @@ a comparison's one batch against the unsteered answer alone. Prints one JSON obj
     .venv/bin/python bench/app.py --db sqlite:///x.db  # another database
     .venv/bin/python bench/app.py --synthetic          # a small synthetic space in a temporary folder
     .venv/bin/python bench/app.py --synthetic --tiny-spm   # ... with a briefly trained SPM (suffix_kv)
-    .venv/bin/python bench/app.py --only map           # one part: map, switch, first_token, batch
+    .venv/bin/python bench/app.py --only map           # one part: map, switch, first_token, batch, floor, select
 
 Map times: from navigation start until the map chart is drawn and the script run is over (one
 in-page condition checked every animation frame: Playwright's ``wait_for_selector`` polls from
@@ -24,6 +24,12 @@ before any of the app's work is known: drawn by ``st.plotly_chart`` (Streamlit's
 and, as ``floor_bare_streamlit_plotly_basic``, by the map's own component
 (``app_pages/plotly_light.py``, plotly.js's basic bundle; above 5,000 points the map's WebGL
 points are drawn by the same component with the gl2d bundle).
+Select (``--only select``): a lasso around nearly every point of the map, each repeat in a new
+app server (``selection.first``: the first selection summary since the server started, which
+pays for any import or cache its code path needs) and then in a new session of that server
+(``selection.later``): seconds from releasing the mouse until the selection's summary is shown,
+and, apart, the drag itself (Plotly selects and restyles the points at every mouse move; in
+software WebGL, as headless Chromium draws, that dominates above a few thousand points).
 Batch: in this process, the comparer's stream of both sides against the unsteered side alone,
 the same number of tokens each (end of turn ignored), wall time per generation.
 """
@@ -78,7 +84,7 @@ def prepare(args) -> tuple[dict[str, str], dict]:
                  "cohorts": run.n_cohorts}
 
 
-PARTS = ("map", "switch", "first_token", "batch", "floor")
+PARTS = ("map", "switch", "first_token", "batch", "floor", "select")
 ANSWER_FIRST_LABEL = "Start each answer with its option"
 FLOOR_APP = """import streamlit as st, plotly.graph_objects as go
 st.title("Opinion map")
@@ -151,6 +157,29 @@ def floor_opens(browser, repeats: int, light: bool = False) -> dict:
             warm = warm_browser_opens(browser, url, repeats, chart=e2e.ANY_CHART)
     return {"cached_s": times[1:], "cached": quantiles(times[1:]),
             "cached_warm_browser_s": warm, "cached_warm_browser": quantiles(warm)}
+
+
+def selected_count(page) -> int:
+    """The "Selected respondents" figure the selection summary shows."""
+    return int(page.locator('[data-testid="stMetricValue"]').first.inner_text().replace(",", ""))
+
+
+def selection_times(env: dict[str, str], browser, repeats: int, margin: float = 0.02) -> dict:
+    """See the module's "Select": per repeat a new server, the map opened (the space loaded into
+    its cache), a lasso ``margin`` inside the plot's edges, then the same in a new session."""
+    first, later, drags, counts = [], [], [], []
+    for _ in range(repeats):
+        with e2e.streamlit_server(env) as url:
+            for times in (first, later):
+                page = e2e.new_page(browser, viewport=VIEWPORT)
+                e2e.open_map(page, url)
+                drag, after_release = e2e.lasso(page, ".st-key-map_chart", margin=margin)
+                counts.append(selected_count(page))
+                drags.append(round(drag, 3))
+                times.append(round(after_release, 3))
+                page.close()
+    return {"selected": sorted(set(counts)), "first_s": first, "first": quantiles(first), "later_s": later,
+            "later": quantiles(later), "drag_s": drags, "drag": quantiles(drags)}
 
 
 def timed_switch(page, title: str) -> float:
@@ -303,7 +332,7 @@ def main() -> None:
         env.setdefault("PERSONA_DB_URL", os.environ["PERSONA_DB_URL"])
     out: dict = {"space": facts, "cpus": os.cpu_count(), "repeats": args.repeats, "parts": parts,
                  "load_avg_before": [round(x, 2) for x in os.getloadavg()]}
-    browser_parts = [p for p in parts if p not in ("batch", "floor")]
+    browser_parts = [p for p in parts if p not in ("batch", "floor", "select")]
     if browser_parts:
         with e2e.streamlit_server(env) as url, sync_playwright() as pw:
             browser = e2e.launch(pw)
@@ -321,6 +350,11 @@ def main() -> None:
                 if "first_token" in parts:
                     out["comparisons"] = first_tokens(page, args.repeats, args.max_new_tokens,
                                                      new_questions=not args.same_question)
+            browser.close()
+    if "select" in parts:
+        with sync_playwright() as pw:
+            browser = e2e.launch(pw)
+            out["selection"] = selection_times(env, browser, args.repeats)
             browser.close()
     if "floor" in parts:
         with sync_playwright() as pw:

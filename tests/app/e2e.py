@@ -115,8 +115,8 @@ def launch(playwright):
 RUN_HOOK_JS = r"""
 (() => {
   if (window !== window.top || window.__stRuns) return;
-  const runs = window.__stRuns = {seq: 0, requested: 0, fullPending: false, finished: 0, finishedCount: 0, commits: 0,
-                                  commitsAtFinish: 0, log: []};
+  const runs = window.__stRuns = {seq: 0, requested: 0, fullPending: false, fullRequests: 0, finished: 0, finishedCount: 0,
+                                  commits: 0, commitsAtFinish: 0, log: []};
   const note = (...entry) => { runs.log.push([...entry, Math.round(performance.now())]); if (runs.log.length > 100) runs.log.shift(); };
   if (window.__REACT_DEVTOOLS_GLOBAL_HOOK__ === undefined) {
     window.__REACT_DEVTOOLS_GLOBAL_HOOK__ = {
@@ -164,7 +164,7 @@ RUN_HOOK_JS = r"""
       const rerun = buf && fields(buf).find(([f]) => f === 11);
       if (rerun) {
         const fragment = rerun[1] && fields(rerun[1]).some(([f, v]) => f === 5 && v && v.length > 0);
-        if (!fragment) runs.fullPending = true;
+        if (!fragment) { runs.fullPending = true; runs.fullRequests++; }
         runs.requested = ++runs.seq;
         note(fragment ? 'requested fragment' : 'requested', runs.seq);
       }
@@ -221,20 +221,30 @@ def _wait_for(page, condition_js: str, timeout: float) -> None:
 
 
 def finished_runs(page) -> int:
-    runs = page.evaluate("() => window.__stRuns ? window.__stRuns.finishedCount : null")
+    return _runs_field(page, "finishedCount")
+
+
+def _runs_field(page, name: str) -> int:
+    runs = page.evaluate(f"() => window.__stRuns ? window.__stRuns.{name} : null")
     if runs is None:
         raise RuntimeError("this page's script runs are not watched: open it with e2e.new_page or e2e.open_app")
     return runs
 
 
 @contextmanager
-def rerun(page, timeout: float = 120_000) -> Iterator[None]:
-    """``with rerun(page): <action>``: the action must make the app run its script (a click, a
-    changed widget, a key the page handles); waits until a run that finished after the action
-    and is followed by no pending request is shown."""
+def rerun(page, timeout: float = 120_000, fragment: bool = False) -> Iterator[None]:
+    """``with rerun(page): <action>``: the action must make the app run its whole script (a
+    click, a changed widget, a key the page handles); waits until the browser has asked for a
+    full run after the action started, and a run that finished after it, followed by no pending
+    request, is shown. ``fragment``: the action reruns only a fragment (a widget inside one), so
+    any run counts. Without the first condition a fragment polling on its own (the jobs panel,
+    every 2 s) that finished while the action was still under way, before the browser sent the
+    action's rerun (a lasso's selection is sent on release), ended the wait too early."""
     before = finished_runs(page)
+    full_before = _runs_field(page, "fullRequests")
     yield
-    _wait_for(page, f"() => window.__stRuns.finishedCount > {before} && ({IDLE_JS})()", timeout)
+    asked = "true" if fragment else f"window.__stRuns.fullRequests > {full_before}"
+    _wait_for(page, f"() => {asked} && window.__stRuns.finishedCount > {before} && ({IDLE_JS})()", timeout)
 
 
 def open_app(page, url: str, timeout: float = 120_000) -> None:
@@ -282,19 +292,23 @@ def go_to(page, title: str) -> None:
     page.wait_for_selector(f'h1:has-text("{title}")', timeout=60_000)
 
 
-def lasso(page, chart: str, margin: float = 0.02) -> None:
+def lasso(page, chart: str, margin: float = 0.02) -> tuple[float, float]:
     """Draw a lasso around the plot area of the Plotly chart in ``chart`` (a selector), ``margin``
-    (a share of its width and height) inside each edge, and wait for the run that follows."""
+    (a share of its width and height) inside each edge, and wait for the run that follows.
+    Returns (seconds the drag took, seconds from releasing the mouse until that run is shown)."""
     box = page.locator(f"{chart} .nsewdrag").first.bounding_box()
     x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
     lo, hi = margin, 1 - margin
     corners = [(lo, lo), (hi, lo), (hi, hi), (lo, hi), (lo, lo + 0.01)]
     with rerun(page):
+        start = time.perf_counter()
         page.mouse.move(x0 + w * corners[0][0], y0 + h * corners[0][1])
         page.mouse.down()
         for fx, fy in corners[1:]:
             page.mouse.move(x0 + w * fx, y0 + h * fy, steps=8)
+        released = time.perf_counter()
         page.mouse.up()
+    return released - start, time.perf_counter() - released
 
 
 def select_option(page, label: str, option: str) -> None:
