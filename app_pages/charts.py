@@ -1,6 +1,8 @@
 """Plotly figures shared by the pages (paired bars, colour maps). Presentation only."""
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -30,6 +32,21 @@ def scatter_render_mode(n_points: int) -> str:
 
 
 MAP_HEIGHT = 620
+MARKER_SIZE = 6  # px, up to SVG_MAX_POINTS points
+MIN_MARKER_SIZE = 3
+
+
+def marker_size(n_points: int) -> int:
+    """The map's marker size: :data:`MARKER_SIZE` up to :data:`SVG_MAX_POINTS` points, then
+    shrinking so the points cover about the same area (size ~ 1/sqrt(n)), down to
+    :data:`MIN_MARKER_SIZE` (from about 15,000 points). Where the points overlap anyway, smaller ones
+    show the density better. And in software WebGL (headless Chromium), where Plotly redraws every
+    point at each mouse move of a lasso, the cost follows the pixels drawn: at 100,000 points a
+    lasso's drag took 11.4 s with size 3 against 20.0 s with 6 (0.57x; opening the map took the
+    same time, 3.53 against 3.43 s p50; interleaved runs, see the closing note of stop 33)."""
+    if n_points <= SVG_MAX_POINTS:
+        return MARKER_SIZE
+    return max(MIN_MARKER_SIZE, round(MARKER_SIZE * math.sqrt(SVG_MAX_POINTS / n_points)))
 
 
 def map_figure(view, data: pd.DataFrame, color: views.ColorChoice, highlight: str | None = None) -> go.Figure:
@@ -56,7 +73,7 @@ def map_figure(view, data: pd.DataFrame, color: views.ColorChoice, highlight: st
         color_continuous_scale="Viridis" if numeric else None,
         labels={"color": plain(color.label), "strength": "membership"},
     )
-    fig.update_traces(marker={"size": 6, "opacity": 0.8})
+    fig.update_traces(marker={"size": marker_size(len(points)), "opacity": 0.8})
     if color.kind == "cohort":  # faded by membership strength (one opacity per point)
         for trace in fig.data:
             trace.marker.opacity = [round(views.MIN_OPACITY + (1 - views.MIN_OPACITY) * float(c[1]), 2) for c in trace.customdata]
@@ -66,7 +83,9 @@ def map_figure(view, data: pd.DataFrame, color: views.ColorChoice, highlight: st
             x=[row.x], y=[row.y], mode="markers+text", text=[f"  {plain(highlight)}"], textposition="middle right",
             marker={"size": 18, "symbol": "star", "color": "#d62728", "line": {"width": 1, "color": "black"}},
             name=f"respondent {plain(highlight)}", customdata=[[highlight]], hoverinfo="skip"))
+    # legend symbols at a readable size, however small the map's markers (marker_size)
     fig.update_layout(height=MAP_HEIGHT, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="lasso",
+                      legend_itemsizing="constant",
                       legend_title_text=plain(color.label), xaxis={"visible": False}, yaxis={"visible": False})
     return fig
 

@@ -148,6 +148,23 @@ def test_map_figure_sends_positions_as_float32_and_membership_as_hovered(built_s
         np.testing.assert_allclose(placed[point["id"]], (point["x"], point["y"]), rtol=1e-6)
 
 
+def test_map_markers_shrink_with_the_number_of_points():
+    from app_pages import charts
+
+    sizes = [charts.marker_size(n) for n in (10, charts.SVG_MAX_POINTS, charts.SVG_MAX_POINTS + 1, 10_000, 20_000, 10**6)]
+    assert sizes[:3] == [charts.MARKER_SIZE] * 3  # SVG maps, and the first WebGL ones, keep the size
+    assert sizes == sorted(sizes, reverse=True) and sizes[3] < charts.MARKER_SIZE
+    assert sizes[-2:] == [charts.MIN_MARKER_SIZE] * 2
+
+
+def test_map_legend_symbols_keep_their_size(built_space):
+    from app_pages import charts
+
+    view = load_space_view(built_space.url, built_space.run_id)
+    color = views.color_choices(view)[0]
+    assert charts.map_figure(view, views.map_frame(view, color), color).layout.legend.itemsizing == "constant"
+
+
 def test_map_colour_by_answer_and_attribute(app):
     _run(app)
     app.selectbox(key="map_color").set_value("Answer · parks")
