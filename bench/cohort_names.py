@@ -33,14 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from db.session import session_scope  # noqa: E402
-from db.store import list_embedding_runs  # noqa: E402
 from persona_core.llm import LLM  # noqa: E402
 from persona_core.naming import (  # noqa: E402
     CohortNamingConfig, cohort_evidence, identified_share, name_cohorts, name_identifiability,
 )
 from persona_core.profile import answer_phrase  # noqa: E402
-from persona_core.service.catalog import load_space_view  # noqa: E402
+from persona_core.service.catalog import load_space_view, stored_run_id  # noqa: E402
 
 
 def main() -> None:
@@ -50,9 +48,7 @@ def main() -> None:
     ap.add_argument("--run", type=int, default=None)
     ap.add_argument("--held-out", type=int, default=5, help="distinctive answers after the shown ones, for held_out")
     args = ap.parse_args()
-    with session_scope(args.db) as s:
-        run_id = args.run or list_embedding_runs(s, args.dataset)[0].id
-    view = load_space_view(args.db, run_id)
+    view = load_space_view(args.db, stored_run_id(args.db, args.dataset, args.run))
     config = CohortNamingConfig()
     t = time.perf_counter()
     llm = LLM.from_config()

@@ -141,6 +141,27 @@ class SpaceView:
         return self.survey.respondent_index(str(respondent_id).strip())
 
 
+def stored_run_id(db_url: str | None, dataset: str | None = None, run: int | None = None) -> int:
+    """Embedding run ``run`` if it is stored (of ``dataset``, when given), else the newest one of
+    ``dataset`` (of any, when ``None``); a :class:`~persona_core.data.errors.DataError` saying
+    what to do when there is none. Migrates the database first."""
+    from db.session import session_scope, upgrade_database
+    from db.store import list_embedding_runs
+    from persona_core.data.errors import DataError
+
+    upgrade_database(db_url)
+    with session_scope(db_url) as session:
+        runs = list_embedding_runs(session, dataset)
+    if run is not None:
+        if run not in {r.id for r in runs}:
+            raise DataError(f"no embedding run {run}" + (f" of dataset {dataset!r}" if dataset else ""))
+        return run
+    if not runs:
+        what = f"dataset {dataset!r}" if dataset else "any dataset"
+        raise DataError(f"no persona space found for {what}: run `python -m persona_core build` first")
+    return runs[0].id
+
+
 def _survey_from_artifacts(path: str | None, dataset_name: str, respondent_ids: list[str]) -> Survey | None:
     """The survey a saved persona space holds (``.npz`` + JSON, never unpickled), if it is there
     and is this run's; else ``None`` (the caller reads it from the database)."""

@@ -39,7 +39,9 @@ def stored(url: str | None, run_id: int, model: str | None = None,
 def ensure(url: str | None, view: SpaceView, llm, model: str | None = None, config: CohortNamingConfig | None = None,
            progress: Callable[[int, int], None] | None = None, fresh: bool = False) -> dict[int, CohortNameRecord]:
     """Every cohort's name: the cached ones, and the others written now by ``llm`` (which must be
-    ``model``) and stored in one transaction. ``fresh``: write them all again."""
+    ``model``) and stored in one transaction. ``llm`` may be a function of no arguments that
+    loads the model: it is called only when some cohort has no cached name. ``progress(done,
+    total)``: ``total`` is the number of cohorts being named. ``fresh``: write them all again."""
     from db.session import session_scope
 
     cfg = config or CohortNamingConfig()
@@ -47,6 +49,8 @@ def ensure(url: str | None, view: SpaceView, llm, model: str | None = None, conf
     missing = [label for label in view.cohorts if label not in names]
     if missing:
         profiles = {label: view.profiles.get(label, {}) for label in view.cohorts}
+        if callable(llm) and not hasattr(llm, "generate"):  # a loader, not the model
+            llm = llm()
         written = name_cohorts(llm, profiles, cfg, progress, only=missing)
         with session_scope(url, write_lock=True) as session:
             save_cohort_names(session, view.run_id, model_key(model), cfg.prompt_key, list(written.values()))

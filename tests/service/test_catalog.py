@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from persona_core.service import catalog
-from persona_core.service.catalog import database_status, load_space_view
+from persona_core.data.errors import DataError
+from persona_core.service.catalog import database_status, load_space_view, stored_run_id
 from persona_core.space import PersonaSpace
 
 
@@ -20,6 +22,18 @@ def test_status_lists_the_built_run(built_space):
     run = status.runs[0]
     assert run.id == built_space.run_id and run.run_key == built_space.run_key
     assert run.dataset_name == "app-test" and run.n_respondents == 150 and run.n_cohorts >= 2
+
+
+def test_stored_run_id_picks_the_newest_or_the_one_asked_for(built_space, tmp_path):
+    url, run = built_space.url, built_space.run_id
+    dataset = database_status(url).runs[0].dataset_name
+    assert stored_run_id(url) == stored_run_id(url, dataset) == stored_run_id(url, dataset, run) == run
+    with pytest.raises(DataError, match=f"no embedding run {run + 100}"):
+        stored_run_id(url, run=run + 100)
+    with pytest.raises(DataError, match="of dataset 'elsewhere'"):
+        stored_run_id(url, "elsewhere", run)
+    with pytest.raises(DataError, match="no persona space found for any dataset: run `python -m persona_core build`"):
+        stored_run_id(f"sqlite:///{tmp_path / 'empty.db'}")
 
 
 def test_view_matches_the_saved_space(built_space, view):

@@ -16,10 +16,12 @@ from persona_core.service import cohort_names
 def test_names_are_written_once_then_read_without_the_model(built_space, no_cohort_names, view, llm):
     url = built_space.url
     assert cohort_names.stored(url, view.run_id) == {}
-    first = cohort_names.ensure(url, view, llm)
-    assert sorted(first) == view.cohorts
+    loads: list[int] = []
+    first = cohort_names.ensure(url, view, lambda: loads.append(1) or llm)  # a loader, called once
+    assert sorted(first) == view.cohorts and loads == [1]
     assert cohort_names.stored(url, view.run_id) == first
     assert cohort_names.ensure(url, view, llm=None) == first  # all cached: the model is not touched
+    assert cohort_names.ensure(url, view, lambda: loads.append(1) or llm) == first and loads == [1]  # nor loaded
     assert cohort_names.stored(url, view.run_id, model="another-model") == {}
     assert cohort_names.stored(url, view.run_id, config=CohortNamingConfig(evidence_items=5)) == {}
 
