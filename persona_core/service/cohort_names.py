@@ -20,10 +20,11 @@ __all__ = ["CohortNameRecord", "ensure", "model_key", "stored"]
 
 
 def model_key(model: str | None = None) -> str:
-    """The model's name as the cache stores it (``None``: the configured default model)."""
-    from persona_core.llm.config import LLMConfig
+    """The model's name as the cache stores it (``None``: the configured default model), without
+    importing the language-model stack (the Cohorts page reads the cache on every run)."""
+    from persona_core.llm_name import resolve_model_name
 
-    return LLMConfig(model=model or None).resolved_model()
+    return resolve_model_name(model or None)
 
 
 def stored(url: str | None, run_id: int, model: str | None = None,

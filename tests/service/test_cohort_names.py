@@ -3,6 +3,8 @@ database without the model; the headless command does the same."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from sqlalchemy import delete
 
@@ -49,3 +51,14 @@ def test_the_command_names_the_cohorts_and_then_reads_them_from_the_cache(built_
     assert second["written"] == 0 and second["names"] == first["names"]
     assert main(["name-cohorts", "--db", built_space.url, "--run", "999"]) == 2
     assert "no embedding run 999" in capsys.readouterr().err
+
+
+def test_the_cache_key_of_the_model_needs_no_language_model_stack():
+    """The Cohorts page reads the names' cache on every run: naming the model must not import
+    torch and transformers (2.35 s on a page's first run)."""
+    code = ("import os, sys\n"
+            "os.environ.pop('PERSONA_MODEL', None)\n"
+            "from persona_core.service import cohort_names\n"
+            "print(cohort_names.model_key(None), cohort_names.model_key('/models/x'), 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["smollm2-135m-instruct", "/models/x", "False"], out.stderr
