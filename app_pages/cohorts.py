@@ -43,8 +43,7 @@ with st.expander("Cohort names written by the language model", expanded=not llm_
                "stored, so this runs once per model.")
     if [c for c in view.cohorts if c not in llm_names] and st.button("Name the cohorts with the LLM", key="name_cohorts"):
         bar = st.progress(0.0, text="Loading the language model…")
-        llm = common.language_model(model)
-        cohort_names.ensure(ctx.url, view, llm, model,
+        cohort_names.ensure(ctx.url, view, lambda: common.language_model(model), model,
                             progress=lambda done, total: bar.progress(done / total, text=f"Named {done} of {total} cohorts"))
         st.rerun()
     if llm_names:

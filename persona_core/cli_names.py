@@ -28,15 +28,13 @@ def run_name_cohorts(args: argparse.Namespace) -> dict:
     t = time.perf_counter()
     config = CohortNamingConfig()
     view = load_space_view(args.db, stored_run_id(args.db, args.dataset, args.run))
-    written = 0
 
     def load_model() -> LLM:
         progress.stage("loading the language model")
         return LLM.from_config(LLMConfig(model=args.model))
 
-    def report(done: int, total: int) -> None:
-        nonlocal written
-        written = bar.total = total
+    def report(done: int, total: int) -> None:  # total: the cohorts named in this call
+        bar.total = total
         bar.update(done - bar.n)
 
     with progress.tqdm(total=0, desc="naming cohorts", unit="cohort", file=sys.stderr) as bar:
@@ -48,7 +46,7 @@ def run_name_cohorts(args: argparse.Namespace) -> dict:
         "dataset": view.dataset_name, "embedding_run": view.run_id, "model": cohort_names.model_key(args.model),
         "prompt_key": config.prompt_key, "cohorts": len(view.cohorts),
         "named": sum(rec.name is not None for rec in names.values()),
-        "written": written,
+        "written": bar.total,
         "seconds": round(time.perf_counter() - t, 2),
         "names": {str(label): {"name": rec.name, "raw": rec.raw, "reason": rec.reason, "evidence": list(rec.evidence)}
                   for label, rec in names.items()},

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from persona_core import progress
-from persona_core.data.errors import DataError
+from persona_core.data.errors import DataError, no_persona_space
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -94,8 +94,7 @@ def resolve_space(args):
         return space, (same[0].id if same else None)
     runs = [r for r in runs if r.artifact_path and Path(r.artifact_path).exists()]
     if not runs:
-        what = f"dataset {args.dataset!r}" if args.dataset else "any dataset"
-        raise DataError(f"no persona space found for {what}: run `python -m persona_core build` first (or pass --space DIR)")
+        raise no_persona_space(args.dataset, " (or pass --space DIR)")
     return PersonaSpace.load(runs[0].artifact_path), runs[0].id
 
 

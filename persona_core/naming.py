@@ -112,8 +112,9 @@ def name_cohorts(llm, profiles: Mapping[int, Mapping], config: CohortNamingConfi
                  progress: Callable[[int, int], None] | None = None,
                  only: Sequence[int] | None = None) -> dict[int, CohortNameRecord]:
     """Name the cohorts of ``profiles`` (label -> profile; ``only``: just these labels) with
-    ``llm``, greedily, a batch of cohorts at a time; ``progress(done, total)`` after each batch.
-    A name is kept only if it passes :func:`clean_name`, no other cohort of the call got it, and
+    ``llm``, greedily, a batch of cohorts at a time; ``progress(done, total)`` after each batch
+    (``total``: every cohort of the call; those without evidence count as done at once). A name
+    is kept only if it passes :func:`clean_name`, no other cohort of the call got it, and
     (``config.check_identifies``) it makes its own cohort's evidence likelier than any other
     cohort's of ``profiles`` (:func:`name_identifiability`). Otherwise ``name`` is ``None`` and
     ``reason`` says why. A cohort without distinctive answers is not asked about."""
@@ -126,6 +127,8 @@ def name_cohorts(llm, profiles: Mapping[int, Mapping], config: CohortNamingConfi
                for label in wanted if not evidence.get(label)}
     todo = [label for label in wanted if evidence.get(label)]
     settings = GenerationSettings(temperature=0.0, max_new_tokens=cfg.max_new_tokens)
+    if progress is not None and results:
+        progress(len(results), len(wanted))
     for start in range(0, len(todo), cfg.batch_size):
         batch = todo[start : start + cfg.batch_size]
         replies = llm.generate([naming_prompt(llm, evidence[label]) for label in batch], settings=settings)
@@ -134,7 +137,7 @@ def name_cohorts(llm, profiles: Mapping[int, Mapping], config: CohortNamingConfi
             results[label] = CohortNameRecord(label, name, reply.strip(), evidence[label],
                                               "" if name else f"the reply is no name of at most {cfg.max_words} words")
         if progress is not None:
-            progress(min(start + len(batch), len(todo)), len(todo))
+            progress(len(wanted) - len(todo) + start + len(batch), len(wanted))
     given: dict[str, list[int]] = {}
     for label in todo:
         if results[label].name:

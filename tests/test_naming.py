@@ -101,8 +101,10 @@ class _SameReply:
 def test_a_name_two_cohorts_share_names_neither_and_no_evidence_means_no_call(view):
     fake = _SameReply("Busy parents")
     profiles = {**view.profiles, 99: {"distinctive_questions": []}}
-    names = name_cohorts(fake, profiles)
+    calls: list[tuple[int, int]] = []
+    names = name_cohorts(fake, profiles, progress=lambda d, t: calls.append((d, t)))
     assert fake.prompts == len(view.cohorts)  # the cohort without evidence is not asked about
+    assert calls[0] == (1, len(profiles)) and calls[-1] == (len(profiles), len(profiles))  # but counts as named
     assert names[99].name is None and names[99].evidence == ()
     assert all(names[c].name is None and names[c].raw == "Busy parents" for c in view.cohorts)
     one = name_cohorts(fake, {view.cohorts[0]: view.profiles[view.cohorts[0]]})

@@ -36,6 +36,13 @@ class DataError(ValueError):
         super().__init__(f"{', '.join(where)}: {problem}" if where else problem)
 
 
+def no_persona_space(dataset: str | None, hint: str = "") -> DataError:
+    """The error for "nothing built yet" (of ``dataset``, or of any when ``None``), saying what to
+    run; ``hint``: another way out, e.g. " (or pass --space DIR)"."""
+    what = f"dataset {dataset!r}" if dataset else "any dataset"
+    return DataError(f"no persona space found for {what}: run `python -m persona_core build` first{hint}")
+
+
 def shown(value: object, limit: int = 80) -> str:
     """``repr(value)`` cut to about ``limit`` characters, for echoing bad input in a message
     (a 100,000-character cell must not become a 100,000-character error)."""

@@ -10,6 +10,7 @@ import torch
 from persona_core.llm_name import DEFAULT_MODEL, MODEL_ENV, resolve_model_name
 
 __all__ = ["CACHE_ENV", "DEFAULT_CACHE_DIR", "DEFAULT_MODEL", "LLMConfig", "MODEL_ENV"]
+
 CACHE_ENV = "PERSONA_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path("~/.cache/persona_explorer")
 

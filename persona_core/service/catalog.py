@@ -147,7 +147,7 @@ def stored_run_id(db_url: str | None, dataset: str | None = None, run: int | Non
     what to do when there is none. Migrates the database first."""
     from db.session import session_scope, upgrade_database
     from db.store import list_embedding_runs
-    from persona_core.data.errors import DataError
+    from persona_core.data.errors import DataError, no_persona_space
 
     upgrade_database(db_url)
     with session_scope(db_url) as session:
@@ -157,8 +157,7 @@ def stored_run_id(db_url: str | None, dataset: str | None = None, run: int | Non
             raise DataError(f"no embedding run {run}" + (f" of dataset {dataset!r}" if dataset else ""))
         return run
     if not runs:
-        what = f"dataset {dataset!r}" if dataset else "any dataset"
-        raise DataError(f"no persona space found for {what}: run `python -m persona_core build` first")
+        raise no_persona_space(dataset)
     return runs[0].id
 
 

@@ -6,15 +6,18 @@ Usage::
     from persona_core.service import cohort_names
 
     names = cohort_names.stored(url, run_id)                       # label -> CohortNameRecord
-    names = cohort_names.ensure(url, view, llm, progress=print)    # names the cohorts not yet named
+    names = cohort_names.ensure(url, view, load_llm, progress=print)  # names the cohorts not yet named
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from db.cohort_names import CohortNameRecord, load_cohort_names, save_cohort_names
 from persona_core.naming import CohortNamingConfig, name_cohorts
 from persona_core.service.catalog import SpaceView
+
+if TYPE_CHECKING:  # only whoever loads a model imports the language-model stack
+    from persona_core.llm import LLM
 
 __all__ = ["CohortNameRecord", "ensure", "model_key", "stored"]
 
@@ -37,12 +40,13 @@ def stored(url: str | None, run_id: int, model: str | None = None,
         return load_cohort_names(session, run_id, model_key(model), cfg.prompt_key)
 
 
-def ensure(url: str | None, view: SpaceView, llm, model: str | None = None, config: CohortNamingConfig | None = None,
-           progress: Callable[[int, int], None] | None = None, fresh: bool = False) -> dict[int, CohortNameRecord]:
-    """Every cohort's name: the cached ones, and the others written now by ``llm`` (which must be
-    ``model``) and stored in one transaction. ``llm`` may be a function of no arguments that
-    loads the model: it is called only when some cohort has no cached name. ``progress(done,
-    total)``: ``total`` is the number of cohorts being named. ``fresh``: write them all again."""
+def ensure(url: str | None, view: SpaceView, load_llm: Callable[[], LLM], model: str | None = None,
+           config: CohortNamingConfig | None = None, progress: Callable[[int, int], None] | None = None,
+           fresh: bool = False) -> dict[int, CohortNameRecord]:
+    """Every cohort's name: the cached ones, and the others written now by the model that
+    ``load_llm()`` returns (it must be ``model``; called only when some cohort has no cached name)
+    and stored in one transaction. ``progress(done, total)``: ``total`` is the number of cohorts
+    named in this call. ``fresh``: write them all again."""
     from db.session import session_scope
 
     cfg = config or CohortNamingConfig()
@@ -50,9 +54,7 @@ def ensure(url: str | None, view: SpaceView, llm, model: str | None = None, conf
     missing = [label for label in view.cohorts if label not in names]
     if missing:
         profiles = {label: view.profiles.get(label, {}) for label in view.cohorts}
-        if callable(llm) and not hasattr(llm, "generate"):  # a loader, not the model
-            llm = llm()
-        written = name_cohorts(llm, profiles, cfg, progress, only=missing)
+        written = name_cohorts(load_llm(), profiles, cfg, progress, only=missing)
         with session_scope(url, write_lock=True) as session:
             save_cohort_names(session, view.run_id, model_key(model), cfg.prompt_key, list(written.values()))
         names.update(written)

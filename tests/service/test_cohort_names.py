@@ -15,6 +15,10 @@ from persona_core.naming import CohortNamingConfig
 from persona_core.service import cohort_names
 
 
+def _no_model():
+    raise AssertionError("the model was loaded though every name is cached")
+
+
 def test_names_are_written_once_then_read_without_the_model(built_space, no_cohort_names, view, llm):
     url = built_space.url
     assert cohort_names.stored(url, view.run_id) == {}
@@ -22,7 +26,7 @@ def test_names_are_written_once_then_read_without_the_model(built_space, no_coho
     first = cohort_names.ensure(url, view, lambda: loads.append(1) or llm)  # a loader, called once
     assert sorted(first) == view.cohorts and loads == [1]
     assert cohort_names.stored(url, view.run_id) == first
-    assert cohort_names.ensure(url, view, llm=None) == first  # all cached: the model is not touched
+    assert cohort_names.ensure(url, view, _no_model) == first  # all cached: the model is not loaded
     assert cohort_names.ensure(url, view, lambda: loads.append(1) or llm) == first and loads == [1]  # nor loaded
     assert cohort_names.stored(url, view.run_id, model="another-model") == {}
     assert cohort_names.stored(url, view.run_id, config=CohortNamingConfig(evidence_items=5)) == {}
@@ -30,11 +34,11 @@ def test_names_are_written_once_then_read_without_the_model(built_space, no_coho
 
 def test_only_the_cohorts_without_a_name_are_written(built_space, no_cohort_names, view, llm):
     url = built_space.url
-    everything = cohort_names.ensure(url, view, llm)
+    everything = cohort_names.ensure(url, view, lambda: llm)
     with session_scope(url) as s:  # forget one cohort's name
         s.execute(delete(CohortName).where(CohortName.id == s.query(CohortName.id).order_by(CohortName.id).limit(1).scalar_subquery()))
     calls: list[tuple[int, int]] = []
-    again = cohort_names.ensure(url, view, llm, progress=lambda d, t: calls.append((d, t)))
+    again = cohort_names.ensure(url, view, lambda: llm, progress=lambda d, t: calls.append((d, t)))
     assert calls == [(1, 1)]
     assert again == everything
 
