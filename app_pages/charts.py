@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -164,6 +165,28 @@ def paired_bars(frame: pd.DataFrame, category: str, groups: tuple[str, ...], tit
                       margin={"l": 10, "r": 40, "t": 40 if title else 10, "b": 10},
                       yaxis={"autorange": "reversed"}, xaxis={"tickformat": ".0%" if percent else None},
                       legend={"orientation": "h", "y": -0.15})
+    return fig
+
+
+def similarity_tiles(names: list[str], sim: np.ndarray, title: str = "", height: int = 320) -> go.Figure:
+    """A heatmap of the square matrix ``sim`` (values in [-1, 1]; rows and columns ``names``, the
+    first row on top) drawn as stacked bars, one trace per row and one bar per cell. A
+    ``go.Heatmap`` would need Streamlit's whole plotly.js (4.7 MB, about 1 s on the first visit
+    of a page in Chromium here); bars are in the basic bundle that the map has loaded already."""
+    shown = [plain(n) for n in names]
+    fig = go.Figure([go.Bar(x=shown, y=[1] * len(row), base=[i] * len(row), name=shown[i], customdata=row,
+                            marker={"color": row, "colorscale": "RdBu", "cmin": -1, "cmax": 1, "showscale": i == 0,
+                                    "line": {"width": 1, "color": "white"},
+                                    **({"colorbar": {"thickness": 12}} if i == 0 else {})},
+                            text=[f"{v:.2f}" for v in row], textposition="inside", insidetextanchor="middle",
+                            hovertemplate=f"{shown[i]} · %{{x}}: %{{customdata:.2f}}<extra></extra>", showlegend=False)
+                     for i, row in enumerate(np.asarray(sim, dtype=float).tolist())])
+    fig.update_layout(title=plain(title) or None, height=height, bargap=0, barmode="overlay",
+                      uniformtext={"minsize": 9, "mode": "show"},  # one text size in every tile
+                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                      xaxis={"type": "category", "showgrid": False},
+                      yaxis={"range": [len(names), 0], "tickvals": [i + 0.5 for i in range(len(names))],
+                             "ticktext": shown, "showgrid": False, "zeroline": False})
     return fig
 
 

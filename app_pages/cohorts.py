@@ -3,7 +3,6 @@ distinctive opinions and demographic make-up against everybody, a similarity vie
 centroids, and "steer toward this cohort"."""
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import charts, common, permalink
@@ -28,11 +27,7 @@ with left:
 with right:
     labels, sim = views.cohort_similarity(view)
     if len(labels) >= 2:
-        names = [f"Cohort {c}" for c in labels]
-        fig = go.Figure(go.Heatmap(z=sim, x=names, y=names, colorscale="RdBu", zmid=0, zmin=-1, zmax=1,
-                                   text=[[f"{v:.2f}" for v in row] for row in sim], texttemplate="%{text}"))
-        fig.update_layout(title="Centroid similarity (cosine)", height=320,
-                          margin={"l": 10, "r": 10, "t": 40, "b": 10}, yaxis={"autorange": "reversed"})
+        fig = charts.similarity_tiles([f"Cohort {c}" for c in labels], sim, title="Centroid similarity (cosine)")
         charts.show(fig, key="cohort_similarity")
 
 with st.expander("Cohort names written by the language model", expanded=not llm_names):

@@ -13,7 +13,7 @@ Plotly figure in Streamlit with a partial bundle, hence this small component.
 
 The bundles are served by Streamlit's static file serving (``server.enableStaticServing`` in
 ``.streamlit/config.toml``; the files sit in ``static/`` beside ``app.py``). Where that is off,
-or a figure has a trace no bundle has (the Cohorts page's heatmap), :func:`usable` says no and
+or a figure has a trace no bundle has (no page draws one today), :func:`usable` says no and
 ``charts.show`` falls back to ``st.plotly_chart``; this component draws in that chart's look (the
 Streamlit theme's colours, transparent background, the page's font).
 """

@@ -226,6 +226,21 @@ def test_cohorts_page_lists_cohorts_and_steers(app, built_space):
     assert app.session_state[common.PERSONA].kind == "cohort"
 
 
+def test_cohorts_page_draws_every_chart_with_the_basic_bundle_and_the_similarity_as_tiles(app, built_space):
+    """No chart of the Cohorts page needs st.plotly_chart's whole plotly.js (4.7 MB to load on the
+    page's first visit): the centroid similarity is drawn as tiles of bars, cell (i, j) sim[i, j]."""
+    _run(app, COHORTS)
+    assert not app.get("plotly_chart")
+    labels, sim = views.cohort_similarity(load_space_view(built_space.url, built_space.run_id))
+    tiles = _chart(app, "cohort_similarity", light_only=True)
+    assert [t["type"] for t in tiles["data"]] == ["bar"] * len(labels)
+    for i, trace in enumerate(tiles["data"]):
+        assert trace["x"] == [f"Cohort {c}" for c in labels] and trace["base"] == [i] * len(labels) and trace["y"] == [1] * len(labels)
+        assert np.allclose(trace["marker"]["color"], sim[i]) and trace["text"] == [f"{v:.2f}" for v in sim[i]]
+    assert tiles["layout"]["yaxis"]["ticktext"] == [f"Cohort {c}" for c in labels]
+    assert tiles["layout"]["yaxis"]["range"] == [len(labels), 0]  # the first row on top
+
+
 def test_cohorts_are_named_by_the_llm_on_request_and_shown_with_their_evidence(app, built_space, no_cohort_names):
     from persona_core.service import cohort_names
 
