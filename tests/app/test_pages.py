@@ -233,10 +233,13 @@ def test_cohorts_page_draws_every_chart_with_the_basic_bundle_and_the_similarity
     assert not app.get("plotly_chart")
     labels, sim = views.cohort_similarity(load_space_view(built_space.url, built_space.run_id))
     tiles = _chart(app, "cohort_similarity", light_only=True)
-    assert [t["type"] for t in tiles["data"]] == ["bar"] * len(labels)
-    for i, trace in enumerate(tiles["data"]):
-        assert trace["x"] == [f"Cohort {c}" for c in labels] and trace["base"] == [i] * len(labels) and trace["y"] == [1] * len(labels)
-        assert np.allclose(trace["marker"]["color"], sim[i]) and trace["text"] == [f"{v:.2f}" for v in sim[i]]
+    bars, text = tiles["data"]
+    assert (bars["type"], text["type"]) == ("bar", "scatter")
+    n = len(labels)
+    cells = [(i, j) for i in range(n) for j in range(n)]
+    assert bars["x"] == text["x"] == [f"Cohort {labels[j]}" for _, j in cells]
+    assert bars["base"] == [i for i, _ in cells] and bars["y"] == [1] * n * n  # cell (i, j) spans row i
+    assert np.allclose(bars["marker"]["color"], sim.ravel()) and text["text"] == [f"{v:.2f}" for v in sim.ravel()]
     assert tiles["layout"]["yaxis"]["ticktext"] == [f"Cohort {c}" for c in labels]
     assert tiles["layout"]["yaxis"]["range"] == [len(labels), 0]  # the first row on top
 
