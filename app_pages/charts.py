@@ -230,6 +230,21 @@ def paired_bars_grid(panels: list[tuple[str, pd.DataFrame]], category: str, grou
     return fig
 
 
+@st.cache_resource(show_spinner=False, max_entries=128)
+def paired_bars_chart(panels: tuple[tuple[str, pd.DataFrame], ...], category: str, groups: tuple[str, ...],
+                      cols: int = 1) -> tuple[go.Figure, str]:
+    """:func:`paired_bars_grid`'s figure and its Plotly JSON, built once per content and shared by
+    every session (never changed after): building them was most of a Cohorts page run."""
+    fig = paired_bars_grid(list(panels), category, groups, cols=cols)
+    return fig, fig.to_json()
+
+
+def show_paired_bars(panels: list[tuple[str, pd.DataFrame]], category: str, key: str, cols: int = 1) -> None:
+    """A group's shares against everybody's, one panel per (title, frame), from the cache."""
+    fig, spec = paired_bars_chart(tuple(panels), category, ("this group", "everybody"), cols)
+    show(fig, key=key, spec=spec)
+
+
 def show_opinions(frame: pd.DataFrame, key: str, max_questions: int = 6) -> None:
     """Paired bars (group vs everybody) for each distinctive question, in one chart."""
     panels = []
@@ -239,7 +254,7 @@ def show_opinions(frame: pd.DataFrame, key: str, max_questions: int = 6) -> None
         wide = part.pivot_table(index="option", columns="group", values="share", sort=False).reset_index()
         panels.append((f"{qid}: {part['question'].iloc[0]}", wide))
     if panels:
-        show(paired_bars_grid(panels, "option", ("this group", "everybody")), key=key)
+        show_paired_bars(panels, "option", key)
 
 
 def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str, top: int = 6) -> None:
@@ -262,9 +277,9 @@ def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str
         long = [p for p, too_long in zip(panels, is_long) if too_long]
         with charts_area:
             if short:
-                show(paired_bars_grid(short, "value", ("this group", "everybody"), cols=2), key=key)
+                show_paired_bars(short, "value", key, cols=2)
             if long:
-                show(paired_bars_grid(long, "value", ("this group", "everybody")), key=f"{key}_long")
+                show_paired_bars(long, "value", f"{key}_long")
     if not numeric.empty:
         st.table(numeric.set_index("attribute").round(2))
     if not ranked and numeric.empty:

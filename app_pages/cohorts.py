@@ -82,8 +82,8 @@ with c:
         st.success(f"Persona set to {common.literal(view.cohort_title(label))}; open Compare to generate.")
     d1, d2 = st.columns([1, 1])
     with d1:
-        st.download_button("Download the profile (CSV)", data=exports.cohort_profile_csv(view, label), on_click="ignore",
-                           file_name=f"{view.dataset_name}-run{view.run_id}-cohort{label}.csv", mime="text/csv",
+        st.download_button("Download the profile (CSV)", data=lambda: exports.cohort_profile_csv(view, label),
+                           on_click="ignore", file_name=f"{view.dataset_name}-run{view.run_id}-cohort{label}.csv", mime="text/csv",
                            key="cohort_download", icon=":material/download:")
     with d2:
         permalink.link(query)

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from persona_core.llm import GenerationSettings
+from persona_core.service import exports
 from tests.app import e2e
 from tests.app.synthetic import train_tiny_spm
 
@@ -68,6 +69,11 @@ def test_map_cohort_compare_in_chromium(steered_space):
             page.get_by_role("button", name="Steer toward this cohort").click()
         expect(page.get_by_text(f"Persona set to {view.cohort_title(label)}")).to_be_visible()
         page.screenshot(path=str(shots / "cohorts.png"), full_page=True)
+        # the profile's CSV is written only when asked for (a deferred download), and is that cohort's
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download the profile (CSV)").click()
+        assert download.value.suggested_filename.endswith(f"-cohort{label}.csv")
+        assert open(download.value.path(), encoding="utf-8").read() == exports.cohort_profile_csv(view, label)
 
         e2e.go_to(page, "Compare")
         # the persona picked on the Cohorts page is preselected; the tiny SPM is found and used

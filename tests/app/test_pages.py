@@ -244,6 +244,25 @@ def test_cohorts_page_draws_every_chart_with_the_basic_bundle_and_the_similarity
     assert tiles["layout"]["yaxis"]["range"] == [len(labels), 0]  # the first row on top
 
 
+def test_a_cohorts_charts_are_built_once_and_then_read_from_the_cache(app, monkeypatch):
+    """Building the paired-bar figures was most of a Cohorts run: a second visit reuses them."""
+    from app_pages import charts
+
+    built: list[int] = []
+    real = charts.paired_bars_grid
+    monkeypatch.setattr(charts, "paired_bars_grid", lambda *a, **k: built.append(1) or real(*a, **k))
+    charts.paired_bars_chart.clear()
+    _run(app, COHORTS)
+    first = len(built)
+    assert first >= 2  # the opinions and the demographics
+    _run(app, MAP)
+    _run(app, COHORTS)
+    assert len(built) == first
+    app.selectbox(key="cohort_pick").set_value(1)
+    _run(app)
+    assert len(built) > first  # another cohort, other figures
+
+
 def test_cohorts_are_named_by_the_llm_on_request_and_shown_with_their_evidence(app, built_space, no_cohort_names):
     from persona_core.service import cohort_names
 
