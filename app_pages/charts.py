@@ -171,8 +171,9 @@ def paired_bars(frame: pd.DataFrame, category: str, groups: tuple[str, ...], tit
 def similarity_tiles(names: list[str], sim: np.ndarray, title: str = "", height: int = 320) -> go.Figure:
     """A heatmap of the square matrix ``sim`` (values in [-1, 1]; rows and columns ``names``, the
     first row on top): one bar per cell, from its row's index to the next, and the values as a
-    text trace. A ``go.Heatmap`` needs Streamlit's whole plotly.js (4.7 MB, about 0.5 s of the
-    Cohorts page's first visit in Chromium here); bars are in the basic bundle the map has loaded.
+    text trace. A ``go.Heatmap`` needs Streamlit's whole plotly.js (4.7 MB): the Cohorts page's
+    first visit took 2.1-2.5 s with it and 1.3-1.5 s with these tiles in the basic bundle (1.2 MB,
+    the one every other chart uses; ``bench/app.py --only switch``, GSS 2016, headless Chromium).
     Drawing it takes about 65 ms against the heatmap's 35 (11 cohorts); the values as the bars'
     own inside text took 160 (Plotly fits each text into its bar)."""
     shown = [plain(n) for n in names]
@@ -234,7 +235,8 @@ def paired_bars_grid(panels: list[tuple[str, pd.DataFrame]], category: str, grou
 def paired_bars_chart(panels: tuple[tuple[str, pd.DataFrame], ...], category: str, groups: tuple[str, ...],
                       cols: int = 1) -> tuple[go.Figure, str]:
     """:func:`paired_bars_grid`'s figure and its Plotly JSON, built once per content and shared by
-    every session (never changed after): building them was most of a Cohorts page run."""
+    every session (never changed after): building them was most of a Cohorts page's script run
+    (0.28-0.44 s a run in AppTest before, 0.14-0.26 s after)."""
     fig = paired_bars_grid(list(panels), category, groups, cols=cols)
     return fig, fig.to_json()
 

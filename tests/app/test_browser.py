@@ -73,7 +73,7 @@ def test_map_cohort_compare_in_chromium(steered_space):
         with page.expect_download() as download:
             page.get_by_role("button", name="Download the profile (CSV)").click()
         assert download.value.suggested_filename.endswith(f"-cohort{label}.csv")
-        assert open(download.value.path(), encoding="utf-8").read() == exports.cohort_profile_csv(view, label)
+        assert download.value.path().read_text(encoding="utf-8") == exports.cohort_profile_csv(view, label)
 
         e2e.go_to(page, "Compare")
         # the persona picked on the Cohorts page is preselected; the tiny SPM is found and used
