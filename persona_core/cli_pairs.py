@@ -113,19 +113,14 @@ def run_generate(args: argparse.Namespace) -> dict:
     from db.store import NotFoundError
     from persona_core.llm import LLM, LLMConfig
     from persona_core.preferences import store
-    from persona_core.service.catalog import database_status, load_space_view
+    from persona_core.service.catalog import load_space_view, stored_run_id
     from persona_core.service.checkpoints import find_checkpoints, load_spm
     from persona_core.service.compare import Comparer
     from persona_core import progress
     from persona_core.service.pairs import GenerateConfig, PairGenerator, resolve_personas, resolve_questions
 
     url = _migrated(args.db)
-    run_id = args.run
-    if run_id is None:
-        runs = database_status(url).runs
-        if not runs:
-            raise DataError("no persona space in the database; build one first (python -m persona_core build)")
-        run_id = runs[0].id
+    run_id = stored_run_id(url, run=args.run)
     try:
         view = load_space_view(url, run_id)
     except NotFoundError as exc:

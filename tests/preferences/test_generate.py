@@ -61,6 +61,15 @@ def test_cli_generates_steered_pairs_with_the_spm(space, monkeypatch, capsys):
 
     assert main(["pairs", "generate", "--personas", "cohort:999", "--questions", "parks", "--db", url]) == 2
     assert "unknown persona 'cohort:999'" in capsys.readouterr().err
+    assert main(["pairs", "generate", "--run", "999", "--personas", "cohort:0", "--questions", "parks", "--db", url]) == 2
+    assert "no embedding run 999" in capsys.readouterr().err
+
+
+def test_generate_without_a_persona_space_says_what_to_build(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert main(["pairs", "generate", "--personas", "cohort:0", "--questions", "parks", "--db", url]) == 2
+    assert "no persona space found for any dataset: run `python -m persona_core build` first" in capsys.readouterr().err
+    dispose_engine(url)
 
 
 def test_two_personas_against_each_other_with_the_spm(space, monkeypatch, capsys):
