@@ -21,7 +21,8 @@ PAGES = [
 ]
 
 
-def sidebar() -> None:
+def sidebar() -> common.RunSummary | None:
+    """The sidebar's choices; returns the embedding run in use (``None``: none stored)."""
     with st.sidebar:
         st.header("Persona Explorer")
         if common.db_url_field_enabled():
@@ -55,8 +56,12 @@ def sidebar() -> None:
         if persona is not None:
             st.info(f"Steering toward: **{common.literal(persona.title)}**")
         jobs_panel.sidebar_panel()
+    return run
 
 
 page = st.navigation(PAGES)
-sidebar()
-page.run()
+warm_up = common.comparer_warm_up(sidebar())
+try:
+    page.run()
+finally:  # after the page is sent, also when it stopped early
+    warm_up()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 import streamlit as st
 
+from persona_core.service import models
 from persona_core.service.catalog import DatabaseStatus, RunSummary, SpaceView, database_status, load_space_view, redact_url
 
 # session_state keys (per user)
@@ -32,23 +34,32 @@ def space_view(url: str | None, run_id: int) -> SpaceView:
     return load_space_view(url or None, run_id)
 
 
-@st.cache_resource(show_spinner="Loading the language model…", max_entries=2)
 def language_model(model: str | None):
-    from persona_core.llm import LLM, LLMConfig
+    """The language model, shared by every session (:mod:`persona_core.service.models`)."""
+    if models.model_loaded(model):
+        return models.language_model(model)
+    with st.spinner("Loading the language model…"):
+        return models.language_model(model)
 
-    return LLM.from_config(LLMConfig(model=model or None))
 
-
-@st.cache_resource(show_spinner="Loading the steering model…", max_entries=4)
 def comparer(model: str | None, spm_path: str | None, run_key: str):
-    from persona_core.service.checkpoints import load_spm
-    from persona_core.service.compare import Comparer
+    """The comparer of ``model`` and the SPM at ``spm_path``, shared by every session."""
+    if models.comparer_loaded(model, spm_path, run_key):
+        return models.comparer(model, spm_path, run_key)
+    what = "steering model" if models.model_loaded(model) else "language model"
+    with st.spinner(f"Loading the {what}…"):
+        return models.comparer(model, spm_path, run_key)
 
-    llm = language_model(model)
-    spm = None
-    if spm_path:
-        spm, _record = load_spm(spm_path, run_key, llm)
-    return Comparer(llm, spm=spm, spm_path=spm_path)
+
+def comparer_warm_up(run: RunSummary | None) -> Callable[[], object]:
+    """A call that starts loading the sidebar's model and SPM for ``run`` in the background (once
+    per process), so that the first visit to Compare does not wait for them. ``app.py`` makes it
+    after the page is sent; the choices are read now, as after ``st.stop()`` the session state
+    can no longer be read."""
+    if run is None or not run.run_key:
+        return lambda: None
+    choice = (st.session_state.get(MODEL) or None, selected_spm_path(), run.run_key)
+    return lambda: models.warm_up(*choice)
 
 
 def selected_spm_path() -> str | None:

@@ -8,8 +8,14 @@ CI installs Debian's ``postgresql`` package.
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+
+# No app started by a test (AppTest or a server) loads the language model in the background: the
+# tests that need it load it, and the warm-up's own tests turn it on (service.models.WARM_UP_ENV).
+os.environ["PERSONA_WARM_UP"] = "0"
 
 # Fixed thread count: reductions (and so learning-test trajectories) then do not depend on how
 # many cores the machine has. Seeds are fixed in each test.

@@ -2,6 +2,8 @@
 selections change what is shown, bad states give messages (never an exception)."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -501,6 +503,23 @@ def test_compare_free_text_question_has_no_options(app):
     _run(app)
     assert any("no options" in i for i in _texts(app, "info"))
     assert app.button(key="compare_go").disabled
+
+
+def test_the_map_page_loads_the_sidebars_model_in_the_background(app, built_space, monkeypatch):
+    """After the first page is sent, the app loads the sidebar's model and SPM (here none) in a
+    background thread, so the first visit to Compare finds them loaded."""
+    from persona_core.service import models
+
+    monkeypatch.setenv(models.WARM_UP_ENV, "1")
+    models.clear()
+    _run(app)
+    warming = [t for t in threading.enumerate() if t.name == models.WARM_UP_THREAD]
+    assert warming, "a warm-up thread was started"
+    for thread in warming:
+        thread.join(timeout=300)
+    assert models.comparer_loaded(None, None, built_space.run_key)
+    _run(app, COMPARE)
+    assert not [t for t in threading.enumerate() if t.name == models.WARM_UP_THREAD], "nothing more to warm"
 
 
 def test_compare_missing_model_gives_a_message(app, tmp_path):
