@@ -14,7 +14,9 @@ outside the page with a backoff that reaches 500 ms, and until stop 26 it added 
 the first open loads the persona space into the cache, later opens (new sessions) find it
 cached, each in a fresh browser context (the app's static files fetched again, as on a first
 visit) and, as ``cached_warm_browser``, each in a new tab of one context (a returning user). Page switches: sidebar click until the new page's run is over and drawn (the map's chart
-included). First-token times are browser timestamps: click -> first text in each answer box; each
+included); before them, the first switch to Compare after ``--dwell`` seconds on the map
+(``compare_page_first_open_s``; the app loads the language model in the background meanwhile,
+unless ``PERSONA_WARM_UP=0``). First-token times are browser timestamps: click -> first text in each answer box; each
 comparison asks the next survey question (``--same-question``: the first one every time), picked
 before the click as a user would; per steering method with the page's default (each answer starts
 with its picked option) and, as ``<method>_free_text``, with that toggle off.
@@ -319,6 +321,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--same-question", action="store_true",
                         help="first tokens: ask the same question every time (default: the next survey question each time)")
+    parser.add_argument("--dwell", type=float, default=0.0,
+                        help="seconds on the map before the first switch to Compare (compare_page_first_open_s)")
     parser.add_argument("--only", choices=PARTS, action="append", help="measure only this part (repeatable)")
     args = parser.parse_args()
     parts = args.only or list(PARTS)
@@ -340,9 +344,11 @@ def main() -> None:
             if "switch" in parts or "first_token" in parts:
                 page = e2e.new_page(browser, viewport=VIEWPORT)
                 e2e.open_map(page, url)
+                time.sleep(args.dwell)  # a user reading the map; the app loads the model meanwhile
                 t = time.perf_counter()
-                e2e.go_to(page, "Compare")  # loads the language model (and SPM) into the cache
+                e2e.go_to(page, "Compare")  # loads the language model (and SPM), unless loaded already
                 out["compare_page_first_open_s"] = round(time.perf_counter() - t, 3)
+                out["dwell_s"] = args.dwell
                 if "switch" in parts:
                     e2e.go_to(page, "Opinion map")
                     out["page_switch"] = page_switches(page, args.repeats)  # ends on the map
