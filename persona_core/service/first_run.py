@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from persona_core.data.errors import DataError
+from persona_core.data.errors import DataError, no_persona_space
 from persona_core.service.jobs import JobStep, list_jobs, submit_chain
 
 STARTER_COHORTS = 3
@@ -113,8 +113,7 @@ def start_first_run(url: str | None, dataset: str | None = None, *, tiny: bool =
     while one of these jobs is queued or running for the space."""
     spaces = stored_spaces(url, dataset)
     if not spaces:
-        what = f"dataset {dataset!r}" if dataset else "any dataset"
-        return FirstRun(None, reason=f"no persona space stored for {what}: build one first")
+        return FirstRun(None, reason=str(no_persona_space(dataset)))
     space = spaces[0]
     if if_needed and has_trained_model(space):
         return FirstRun(space, reason=f"{space.dataset} (run {space.run_id}) already has a steering model")
