@@ -29,7 +29,7 @@ COMPARERS_KEPT = 4
 _log = logging.getLogger(__name__)
 _models: LockedLRU["LLM"] = LockedLRU(MODELS_KEPT)
 _comparers: LockedLRU["Comparer"] = LockedLRU(COMPARERS_KEPT)
-_warm_ups: dict[tuple, threading.Thread] = {}
+_warmed: set[tuple] = set()  # the keys a warm-up was started for
 _warm_ups_lock = threading.Lock()
 
 
@@ -82,8 +82,9 @@ def warm_up(model: str | None, spm_path: str | Path | None, run_key: str) -> thr
     if not warm_up_enabled() or _comparers.get(key) is not None:
         return None
     with _warm_ups_lock:
-        if key in _warm_ups:
+        if key in _warmed:
             return None
+        _warmed.add(key)
 
         def load() -> None:
             try:
@@ -91,7 +92,7 @@ def warm_up(model: str | None, spm_path: str | Path | None, run_key: str) -> thr
             except Exception:  # noqa: BLE001 - a background load must not die loudly; the page reports it
                 _log.warning("warm-up of the language model %s failed", key, exc_info=True)
 
-        thread = _warm_ups[key] = threading.Thread(target=load, name=WARM_UP_THREAD, daemon=True)
+        thread = threading.Thread(target=load, name=WARM_UP_THREAD, daemon=True)
     thread.start()
     return thread
 
@@ -101,4 +102,4 @@ def clear() -> None:
     _models.clear()
     _comparers.clear()
     with _warm_ups_lock:
-        _warm_ups.clear()
+        _warmed.clear()
