@@ -9,7 +9,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import plotly_light
+from app_pages import common, plotly_light
 from persona_core.service import views
 
 OUTLIER_GREY = "#b8b8b8"
@@ -283,7 +283,7 @@ def show_demographics(categorical: pd.DataFrame, numeric: pd.DataFrame, key: str
             if long:
                 show_paired_bars(long, "value", f"{key}_long")
     if not numeric.empty:
-        st.table(numeric.set_index("attribute").round(2))
+        common.literal_table(numeric.set_index("attribute"))
     if not ranked and numeric.empty:
         st.caption("This survey has no respondent attributes.")
 

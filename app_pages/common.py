@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+import pandas as pd
 import streamlit as st
 
 from persona_core.service import models
@@ -218,6 +219,23 @@ _MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~$:")
 # escapes are resolved, so no backslash stops it: a zero-width space breaks each of them instead
 _AUTOLINK_TRIGGERS = re.compile(r"(?<=[a-z])(?=://)|(?<=www)(?=\.)|(?=@)", re.IGNORECASE)
 ZERO_WIDTH_SPACE = "\u200b"
+
+
+def literal_table(frame: pd.DataFrame, precision: int = 2) -> None:
+    """``st.table`` of ``frame`` with its text shown as the characters it is: st.table reads every
+    cell, index entry and header as Markdown, so each string goes through :func:`literal`; numbers
+    are shown to ``precision`` decimals."""
+
+    def shown(value: object) -> object:
+        return literal(value) if isinstance(value, str) else value
+
+    out = frame.copy()
+    out.index = out.index.map(shown).rename(shown(out.index.name))
+    out.columns = out.columns.map(shown)
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].map(shown)
+    st.table(out.style.format(precision=precision))
 
 
 def literal(text: object) -> str:

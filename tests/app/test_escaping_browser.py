@@ -1,6 +1,7 @@
 """In headless Chromium: text from data files, models, annotators and users is shown as the
 characters it is. A survey whose question text, answer options (so the cohort titles, i.e. the
-personas) and a respondent attribute (so the persona description) carry Markdown and HTML, an
+personas), a respondent attribute's values (so the persona description) and a numeric attribute's
+name (the Cohorts page's table of means) carry Markdown and HTML, an
 annotator name, a typed respondent id and a stored pair's prompt and answers carrying the same:
 every page that shows them shows the text literally, and no link, image or bold element comes
 from it (nor any request to the address in it)."""
@@ -61,6 +62,7 @@ def hostile_survey() -> Survey:
         for q in base.questions
     ]
     attributes = base.attributes.assign(party=[f"{p} {PAYLOAD}" for p in base.attributes["party"]])
+    attributes = attributes.rename(columns={"age": f"age {PAYLOAD}"})  # a numeric one: the Cohorts page's table
     return replace(base, questions=questions, attributes=attributes)
 
 
@@ -132,6 +134,7 @@ def test_markdown_and_html_in_data_model_and_user_text_are_shown_literally(hosti
         expect(page.get_by_role("combobox", name="Cohort", exact=True)).to_have_value(title)
         expect(charts.filter(has_text=PAYLOAD).first).to_be_visible()
         expect(charts.filter(has_text=f"Democrat {PAYLOAD}").first).to_be_visible()
+        expect(main.locator('[data-testid="stTable"]')).to_contain_text(f"age {PAYLOAD}")  # st.table reads Markdown
         with e2e.rerun(page):
             page.get_by_role("button", name="Steer toward this cohort").click()
         expect(main.get_by_text(f"Persona set to {title}; open Compare to generate.")).to_be_visible()
