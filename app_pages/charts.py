@@ -170,25 +170,33 @@ def paired_bars(frame: pd.DataFrame, category: str, groups: tuple[str, ...], tit
 
 def similarity_tiles(names: list[str], sim: np.ndarray, title: str = "", height: int = 320) -> go.Figure:
     """A heatmap of the square matrix ``sim`` (values in [-1, 1]; rows and columns ``names``, the
-    first row on top): one bar per cell, from its row's index to the next, and the values as a
-    text trace. A ``go.Heatmap`` needs Streamlit's whole plotly.js (4.7 MB): the Cohorts page's
-    first visit took 2.1-2.5 s with it and 1.3-1.5 s with these tiles in the basic bundle (1.2 MB,
-    the one every other chart uses; ``bench/app.py --only switch``, GSS 2016, headless Chromium).
-    Drawing it takes about 65 ms against the heatmap's 35 (11 cohorts); the values as the bars'
-    own inside text took 160 (Plotly fits each text into its bar)."""
+    first row on top): one bar per cell, from its row's index to the next, coloured here on the RdBu
+    scale, the values as a text trace, and the colour bar drawn by one invisible marker. A
+    ``go.Heatmap`` needs Streamlit's whole plotly.js (4.7 MB): the Cohorts page's first visit took
+    2.1-2.5 s with it and 1.3-1.5 s with these tiles in the basic bundle (1.2 MB, the one every
+    other chart uses; ``bench/app.py --only switch``, GSS 2016, headless Chromium). The values as
+    the bars' own inside text took longer (Plotly fits each text into its bar). Bars coloured by
+    number on a colour scale drew the same, but plotly.js 4.1.1 first reads each bar's number as a
+    colour and logs two stack-traced warnings per bar (242 at 11 cohorts): drawing took 319 ms
+    against 241 ms with the colours given (p50 of 14 opens, scratch, headless Chromium)."""
+    from plotly.colors import sample_colorscale
+
     shown = [plain(n) for n in names]
     values = np.asarray(sim, dtype=float)
     cells = [(i, j) for i in range(len(names)) for j in range(len(names))]
     columns, rows = [shown[j] for _, j in cells], [i for i, _ in cells]
     flat = [float(values[i, j]) for i, j in cells]
+    scale = {"colorscale": "RdBu", "cmin": -1, "cmax": 1}
     fig = go.Figure([
         go.Bar(x=columns, y=[1] * len(cells), base=rows, customdata=[[shown[i], v] for (i, _), v in zip(cells, flat)],
-               marker={"color": flat, "colorscale": "RdBu", "cmin": -1, "cmax": 1, "showscale": True,
-                       "colorbar": {"thickness": 12}, "line": {"width": 1, "color": "white"}},
+               marker={"color": sample_colorscale(scale["colorscale"], [(min(max(v, -1.0), 1.0) + 1) / 2 for v in flat]),
+                       "line": {"width": 1, "color": "white"}},
                hovertemplate="%{customdata[0]} · %{x}: %{customdata[1]:.2f}<extra></extra>"),
         go.Scatter(x=columns, y=[i + 0.5 for i in rows], mode="text", text=[f"{v:.2f}" for v in flat],
                    textfont={"size": 10, "color": ["white" if abs(v) > 0.55 else "#262730" for v in flat]},
                    hoverinfo="skip"),
+        go.Scatter(x=shown[:1], y=[0.5], mode="markers", hoverinfo="skip",  # the colour bar
+                   marker={"color": [0.0], "opacity": 0, "showscale": True, "colorbar": {"thickness": 12}, **scale}),
     ])
     fig.update_layout(title=plain(title) or None, height=height, bargap=0, barmode="overlay", showlegend=False,
                       margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},

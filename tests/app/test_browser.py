@@ -53,6 +53,9 @@ def test_map_cohort_compare_in_chromium(steered_space):
         page = e2e.new_page(browser, viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # plotly.js's own warnings ("WARN: ..."), each logged with a stack trace, cost drawing time
+        plotly_warnings: list[str] = []
+        page.on("console", lambda msg: plotly_warnings.append(msg.text) if msg.text.startswith("WARN:") else None)
 
         e2e.open_map(page, url)
         # drawn by the basic plotly.js bundle (app_pages/plotly_light.py), not st.plotly_chart's whole one
@@ -69,6 +72,7 @@ def test_map_cohort_compare_in_chromium(steered_space):
             page.get_by_role("button", name="Steer toward this cohort").click()
         expect(page.get_by_text(f"Persona set to {view.cohort_title(label)}")).to_be_visible()
         page.screenshot(path=str(shots / "cohorts.png"), full_page=True)
+        assert not plotly_warnings, plotly_warnings[:3]
         # the profile's CSV is written only when asked for (a deferred download), and is that cohort's
         with page.expect_download() as download:
             page.get_by_role("button", name="Download the profile (CSV)").click()

@@ -235,13 +235,22 @@ def test_cohorts_page_draws_every_chart_with_the_basic_bundle_and_the_similarity
     assert not app.get("plotly_chart")
     labels, sim = views.cohort_similarity(load_space_view(built_space.url, built_space.run_id))
     tiles = _chart(app, "cohort_similarity", light_only=True)
-    bars, text = tiles["data"]
-    assert (bars["type"], text["type"]) == ("bar", "scatter")
+    bars, text, scale = tiles["data"]
+    assert (bars["type"], text["type"], scale["type"]) == ("bar", "scatter", "scatter")
     n = len(labels)
     cells = [(i, j) for i in range(n) for j in range(n)]
     assert bars["x"] == text["x"] == [f"Cohort {labels[j]}" for _, j in cells]
     assert bars["base"] == [i for i, _ in cells] and bars["y"] == [1] * n * n  # cell (i, j) spans row i
-    assert np.allclose(bars["marker"]["color"], sim.ravel()) and text["text"] == [f"{v:.2f}" for v in sim.ravel()]
+    assert np.allclose([value for _, value in bars["customdata"]], sim.ravel()) and text["text"] == [f"{v:.2f}" for v in sim.ravel()]
+    # each bar's colour given, RdBu from -1 to 1 (a number there costs plotly.js two logged warnings
+    # a bar); the colour bar comes from one invisible marker on the same scale
+    from plotly.colors import sample_colorscale
+
+    assert bars["marker"]["color"] == sample_colorscale("RdBu", list((np.clip(sim.ravel(), -1, 1) + 1) / 2))
+    assert sample_colorscale("RdBu", [0.0, 1.0]) == ["rgb(103, 0, 31)", "rgb(5, 48, 97)"]  # -1 red, 1 blue
+    marker = scale["marker"]
+    assert marker["showscale"] and (marker["cmin"], marker["cmax"], marker["opacity"]) == (-1, 1, 0)
+    assert scale["hoverinfo"] == "skip" and len(scale["x"]) == 1
     assert tiles["layout"]["yaxis"]["ticktext"] == [f"Cohort {c}" for c in labels]
     assert tiles["layout"]["yaxis"]["range"] == [len(labels), 0]  # the first row on top
 
