@@ -9,6 +9,7 @@ from typing import Callable
 import pandas as pd
 import streamlit as st
 
+from persona_core.env import env_flag
 from persona_core.service import models
 from persona_core.service.catalog import DatabaseStatus, RunSummary, SpaceView, database_status, load_space_view, redact_url
 
@@ -102,9 +103,7 @@ class Context:
 def db_url_field_enabled() -> bool:
     """The sidebar's database URL field is off unless ``PERSONA_ALLOW_DB_URL_FIELD=1``: a URL typed
     there decides which files the app reads, so only a deployment that wants it turns it on."""
-    import os
-
-    return os.environ.get("PERSONA_ALLOW_DB_URL_FIELD", "").strip().lower() in ("1", "true", "yes")
+    return env_flag("PERSONA_ALLOW_DB_URL_FIELD", default=False)
 
 
 def db_url() -> str | None:

@@ -9,11 +9,11 @@ Compare (or Ask everyone) waits that long; with it, the load happens while they 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from persona_core.env import env_flag
 from persona_core.llm_name import resolve_model_name
 from persona_core.memo import LockedLRU
 
@@ -69,9 +69,9 @@ def comparer_loaded(model: str | None, spm_path: str | Path | None, run_key: str
 
 
 def warm_up_enabled() -> bool:
-    """On unless ``PERSONA_WARM_UP`` is ``0``, ``false`` or ``no`` (the tests turn it off, so that no
-    test loads a model it does not use)."""
-    return os.environ.get(WARM_UP_ENV, "1").strip().lower() not in ("0", "false", "no")
+    """On unless ``PERSONA_WARM_UP`` turns it off (:func:`persona_core.env.env_flag`; the tests do,
+    so that no test loads a model it does not use)."""
+    return env_flag(WARM_UP_ENV, default=True)
 
 
 def warm_up(model: str | None, spm_path: str | Path | None, run_key: str) -> threading.Thread | None:
