@@ -177,8 +177,8 @@ def similarity_tiles(names: list[str], sim: np.ndarray, title: str = "", height:
     other chart uses; ``bench/app.py --only switch``, GSS 2016, headless Chromium). The values as
     the bars' own inside text took longer (Plotly fits each text into its bar). Bars coloured by
     number on a colour scale drew the same, but plotly.js 4.1.1 first reads each bar's number as a
-    colour and logs two stack-traced warnings per bar (242 at 11 cohorts): drawing took 319 ms
-    against 241 ms with the colours given (p50 of 14 opens, scratch, headless Chromium)."""
+    colour and logs two stack-traced warnings per bar (242 at 11 cohorts): drawing took 330 ms
+    against 250 ms with the colours given (p50 of 14 opens each, scratch, headless Chromium)."""
     from plotly.colors import sample_colorscale
 
     shown = [plain(n) for n in names]
