@@ -16,8 +16,10 @@ OUTLIER_GREY = "#b8b8b8"
 GROUP_COLORS = {"this group": "#1f77b4", "selection": "#1f77b4", "everybody": "#b8b8b8",
                 "unsteered": "#8c8c8c", "steered": "#d62728", "real answers": "#2ca02c"}
 # Plotly's modebar (shown on hover in st.plotly_chart) keeps its camera button, "Download plot as
-# a png"; every chart of the app is shown through show() with this one config
-PLOTLY_CONFIG = {"displaylogo": False, "displayModeBar": "hover",
+# a png"; every chart of the app is shown through show() with this one config. typesetMath off:
+# plotly.js reads any label with two "$" as TeX (GSS income options: "$20,000 to $24,999"), which
+# it would typeset where a page loads MathJax and otherwise warns about on every page that shows one
+PLOTLY_CONFIG = {"displaylogo": False, "displayModeBar": "hover", "typesetMath": False,
                  "toImageButtonOptions": {"format": "png", "filename": "persona-explorer", "scale": 2}}
 
 

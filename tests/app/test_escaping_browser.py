@@ -24,13 +24,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # nothing listens on port 9 (discard); a link, image or request to it can only come from this text
 TARGET = "http://127.0.0.1:9/"
-PAYLOAD = f'[x]({TARGET}) ![i]({TARGET}i.png) <b>b</b> <a href="{TARGET}">a</a>'
+# "$x^2$": TeX to Streamlit's Markdown (KaTeX) and to plotly.js (MathJax, where a page loads it)
+PAYLOAD = f'[x]({TARGET}) ![i]({TARGET}i.png) <b>b</b> <a href="{TARGET}">a</a> $x^2$'
 MARKED_QUESTION = "parks"
 MAX_NEW = 8
 
 # Everything in the document that would be the payload rendered live: an element pointing at the
-# target (link, image, SVG link, CSS url), or an element whose whole text is "b" shown bold (an
-# HTML <b>/<strong>, or Plotly's bold <tspan> for <b> in a chart label).
+# target (link, image, SVG link, CSS url), an element whose whole text is "b" shown bold (an
+# HTML <b>/<strong>, or Plotly's bold <tspan> for <b> in a chart label), or typeset math (KaTeX's
+# markup, or plotly.js's group for a TeX label).
 LIVE_JS = """(target) => {
   const live = [];
   for (const el of document.querySelectorAll('*')) {
@@ -43,6 +45,8 @@ LIVE_JS = """(target) => {
       if (['B', 'STRONG'].includes(el.tagName.toUpperCase()) || weight >= 600 || /bold/.test(el.getAttribute('style') || ''))
         live.push(`bold: ${el.outerHTML.slice(0, 200)}`);
     }
+    const cls = el.getAttribute('class') || '';
+    if (/katex|-math-group/.test(cls)) live.push(`math: ${el.outerHTML.slice(0, 200)}`);
   }
   return live;
 }"""
@@ -109,6 +113,10 @@ def test_markdown_and_html_in_data_model_and_user_text_are_shown_literally(hosti
         requested: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("request", lambda req: requested.append(req.url) if req.url.startswith(TARGET) else None)
+        # plotly.js reads a label with two "$" as TeX unless told not to (charts.PLOTLY_CONFIG);
+        # without MathJax on the page it then warns, and with MathJax it would typeset the label
+        tex_warnings: list[str] = []
+        page.on("console", lambda msg: tex_warnings.append(msg.text) if "MathJax" in msg.text else None)
         main = page.locator('[data-testid="stMain"]')
         charts = page.locator(e2e.CHARTS)
 
@@ -170,6 +178,7 @@ def test_markdown_and_html_in_data_model_and_user_text_are_shown_literally(hosti
         page.screenshot(path=str(e2e.ARTIFACTS / "escaping_annotate.png"), full_page=True)
         assert not page.locator('[data-testid="stException"]').count()
         assert not errors, errors
+        assert not tex_warnings, tex_warnings[:3]
         browser.close()
     assert not requested, requested
 

@@ -59,6 +59,7 @@ def test_charts_show_draws_light_where_it_can_and_falls_back_to_plotly_chart():
     assert chart.proto.component_name == plotly_light.COMPONENT and not at.get("plotly_chart")
     data = json.loads(chart.proto.json)
     assert data["selectable"] and data["config"]["displaylogo"] is False
+    assert data["config"]["typesetMath"] is False  # "$...$" in a label is text, not TeX
     assert data["config"]["toImageButtonOptions"]["filename"] == "persona-explorer-chart"  # image export kept
     assert [t["type"] for t in json.loads(data["spec"])["data"]] == ["scatter"]
     assert data["bundle"] == "./app/static/" + plotly_light.BASIC.file
@@ -68,6 +69,7 @@ def test_charts_show_draws_light_where_it_can_and_falls_back_to_plotly_chart():
     assert json.loads(chart.proto.json)["bundle"] == "./app/static/" + plotly_light.GL2D.file
     at = _charts_app(light=False, webgl=False)
     assert len(at.get("plotly_chart")) == 1 and not at.get("bidi_component")
+    assert json.loads(at.get("plotly_chart")[0].proto.config)["typesetMath"] is False
 
 
 THEMED_APP = """import pandas as pd, plotly.express as px, streamlit as st
