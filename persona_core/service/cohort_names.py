@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from db.cohort_names import CohortNameRecord, load_cohort_names, save_cohort_names
-from persona_core.naming import CohortNamingConfig, name_cohorts
+from persona_core.naming import CohortNamingConfig, cohort_evidence, name_cohorts
 from persona_core.service.catalog import SpaceView
 
 if TYPE_CHECKING:  # only whoever loads a model imports the language-model stack
@@ -44,8 +44,8 @@ def ensure(url: str | None, view: SpaceView, load_llm: Callable[[], LLM], model:
            config: CohortNamingConfig | None = None, progress: Callable[[int, int], None] | None = None,
            fresh: bool = False) -> dict[int, CohortNameRecord]:
     """Every cohort's name: the cached ones, and the others written now by the model that
-    ``load_llm()`` returns (it must be ``model``; called only when some cohort has no cached name)
-    and stored in one transaction. ``progress(done, total)``: ``total`` is the number of cohorts
+    ``load_llm()`` returns (it must be ``model``; called only when some cohort without a cached
+    name has distinctive answers to name it from) and stored in one transaction. ``progress(done, total)``: ``total`` is the number of cohorts
     named in this call. ``fresh``: write them all again."""
     from db.session import session_scope
 
@@ -54,7 +54,9 @@ def ensure(url: str | None, view: SpaceView, load_llm: Callable[[], LLM], model:
     missing = [label for label in view.cohorts if label not in names]
     if missing:
         profiles = {label: view.profiles.get(label, {}) for label in view.cohorts}
-        written = name_cohorts(load_llm(), profiles, cfg, progress, only=missing)
+        # a cohort without distinctive answers is stored as such without asking the model
+        llm = load_llm() if any(cohort_evidence(profiles[label], cfg) for label in missing) else None
+        written = name_cohorts(llm, profiles, cfg, progress, only=missing)
         with session_scope(url, write_lock=True) as session:
             save_cohort_names(session, view.run_id, model_key(model), cfg.prompt_key, list(written.values()))
         names.update(written)

@@ -43,6 +43,16 @@ def test_only_the_cohorts_without_a_name_are_written(built_space, no_cohort_name
     assert again == everything
 
 
+def test_cohorts_without_distinctive_answers_are_stored_without_loading_the_model(built_space, no_cohort_names, view):
+    from dataclasses import replace
+
+    bare = replace(view, profiles={label: {**view.profiles[label], "distinctive_questions": []} for label in view.cohorts})
+    names = cohort_names.ensure(built_space.url, bare, _no_model)
+    assert sorted(names) == view.cohorts
+    assert all(r.name is None and r.reason == "the cohort has no distinctive answers" for r in names.values())
+    assert cohort_names.stored(built_space.url, view.run_id) == names
+
+
 def test_the_command_names_the_cohorts_and_then_reads_them_from_the_cache(built_space, no_cohort_names, capsys):
     args = ["name-cohorts", "--db", built_space.url, "--json"]
     assert main(args) == 0
