@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages import common, jobs_panel
+from app_pages import common, jobs_panel, preload
 from persona_core.service.catalog import redact_url
 
 st.set_page_config(page_title="Persona Explorer", page_icon=":material/explore:", layout="wide")
@@ -56,6 +56,7 @@ def sidebar() -> common.RunSummary | None:
         if persona is not None:
             st.info(f"Steering toward: **{common.literal(persona.title)}**")
         jobs_panel.sidebar_panel()
+        preload.mount()
     return run
 
 

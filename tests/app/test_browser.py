@@ -51,6 +51,7 @@ def test_map_cohort_compare_in_chromium(steered_space):
     with e2e.streamlit_server(env) as url, sync_playwright() as pw:
         browser = e2e.launch(pw)
         page = e2e.new_page(browser, viewport={"width": 1400, "height": 1000})
+        page.add_init_script("performance.setResourceTimingBufferSize(5000)")  # every request is listed (default 250)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         # plotly.js's own warnings ("WARN: ..."), each logged with a stack trace, cost drawing time
@@ -58,6 +59,9 @@ def test_map_cohort_compare_in_chromium(steered_space):
         page.on("console", lambda msg: plotly_warnings.append(msg.text) if msg.text.startswith("WARN:") else None)
 
         e2e.open_map(page, url)
+        # while the map is shown, the Cohorts page's element modules are loaded (app_pages/preload.py)
+        page.wait_for_function("() => performance.getEntriesByType('resource').some((e) => /[/]static[/]js[/]DataFrame[.]/.test(e.name))",
+                               timeout=30_000)
         # drawn by the basic plotly.js bundle (app_pages/plotly_light.py), not st.plotly_chart's whole one
         assert page.locator(".st-key-map_chart .pe-plotly").count() == 1
         assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
@@ -71,6 +75,8 @@ def test_map_cohort_compare_in_chromium(steered_space):
         with e2e.rerun(page):
             page.get_by_role("button", name="Steer toward this cohort").click()
         expect(page.get_by_text(f"Persona set to {view.cohort_title(label)}")).to_be_visible()
+        # the data frame module was fetched once: Streamlit's own import found the preloaded one
+        assert page.evaluate("() => performance.getEntriesByType('resource').filter((e) => /[/]static[/]js[/]DataFrame[.]/.test(e.name)).length") == 1
         page.screenshot(path=str(shots / "cohorts.png"), full_page=True)
         assert not plotly_warnings, plotly_warnings[:3]
         # the profile's CSV is written only when asked for (a deferred download), and is that cohort's

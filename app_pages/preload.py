@@ -1,0 +1,63 @@
+"""The front-end code of the elements that later pages show, loaded while the browser is idle on
+the first one.
+
+Streamlit's front end loads each element type's code (a JavaScript module and the modules it
+imports) the first time a page shows that element. The opinion map shows none of the Cohorts
+page's table, data frame, metrics and buttons, so the first switch to Cohorts in a tab fetched,
+compiled and ran 32 modules before it could draw. This small v2 component imports those modules
+once per tab when the browser is idle, one at a time, so a later page finds them loaded (the
+browser keeps one copy of a module per URL). Nothing is drawn. Written here because neither
+Streamlit nor a library preloads its element modules.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import streamlit as st
+
+# the element modules the pages use that the opinion map does not load (seen in the browser's
+# requests on the first visit to each page): Cohorts, then Compare
+ELEMENT_MODULES = ("DataFrame", "Table", "Metric", "Button", "LinkButton", "Multiselect",
+                   "Checkbox", "NumberInput", "Slider", "TextArea")
+STREAMLIT_JS = Path(st.__file__).resolve().parent / "static" / "static" / "js"
+
+# Resolved against the URL of Streamlit's own entry module, so each import names the module by the
+# URL that Streamlit's own imports use (whatever the app's base path).
+_JS = """
+export default function (component) {
+  const files = (component.data && component.data.files) || [];
+  if (window.__pePreloaded || !files.length) return;
+  const main = document.querySelector('script[type="module"][src*="/static/js/index."]');
+  if (!main) return;
+  window.__pePreloaded = true;
+  const urls = files.map((file) => new URL(file, main.src).href);
+  const idle = (fn) => (window.requestIdleCallback ? window.requestIdleCallback(fn) : setTimeout(fn, 500));
+  const next = () => {
+    const url = urls.shift();
+    if (url) import(url).catch(() => {}).finally(() => idle(next));
+  };
+  idle(next);
+}
+"""
+
+COMPONENT = "persona_explorer.preload"
+_component = st.components.v2.component(COMPONENT, js=_JS)
+
+
+@functools.cache
+def module_files(names: tuple[str, ...] = ELEMENT_MODULES) -> tuple[str, ...]:
+    """The file name of each module of ``names`` in the installed Streamlit's front end (its name,
+    a dot, a content hash, ".js"); a name with no file, or several, is left out."""
+    files = []
+    for name in names:
+        found = [p.name for p in STREAMLIT_JS.glob(f"{name}.*.js") if re.fullmatch(rf"{re.escape(name)}\.[^.]+\.js", p.name)]
+        if len(found) == 1:
+            files.append(found[0])
+    return tuple(files)
+
+
+def mount() -> None:
+    """Start the preload in this tab (it runs once per tab; every later run only keeps the element)."""
+    _component(key="pe_preload", data={"files": list(module_files())})
