@@ -21,13 +21,14 @@ import streamlit as st
 # requests on the first visit to each page): Cohorts, then Compare
 ELEMENT_MODULES = ("DataFrame", "Table", "Metric", "Button", "LinkButton", "Multiselect",
                    "Checkbox", "NumberInput", "Slider", "TextArea")
-STREAMLIT_JS = Path(st.__file__).resolve().parent / "static" / "static" / "js"
+STREAMLIT_STATIC = Path(st.__file__).resolve().parent / "static" / "static"
 
 # Resolved against the URL of Streamlit's own entry module, so each import names the module by the
 # URL that Streamlit's own imports use (whatever the app's base path).
 _JS = """
 export default function (component) {
-  const files = (component.data && component.data.files) || [];
+  const data = component.data || {};
+  const files = data.files || [];
   if (window.__pePreloaded || !files.length) return;
   const main = document.querySelector('script[type="module"][src*="/static/js/index."]');
   if (!main) return;
@@ -38,7 +39,16 @@ export default function (component) {
     const url = urls.shift();
     if (url) import(url).catch(() => {}).finally(() => idle(next));
   };
-  idle(next);
+  idle(() => {
+    // the modules' style sheets, linked first: Streamlit's loader then finds them and does not wait
+    for (const file of data.styles || []) {
+      const link = document.createElement("link");
+      link.rel = "stylesheet";
+      link.href = new URL("../css/" + file, main.src).href;
+      document.head.appendChild(link);
+    }
+    next();
+  });
 }
 """
 
@@ -46,18 +56,30 @@ COMPONENT = "persona_explorer.preload"
 _component = st.components.v2.component(COMPONENT, js=_JS)
 
 
-@functools.cache
-def module_files(names: tuple[str, ...] = ELEMENT_MODULES) -> tuple[str, ...]:
-    """The file name of each module of ``names`` in the installed Streamlit's front end (its name,
-    a dot, a content hash, ".js"); a name with no file, or several, is left out."""
+def _front_end_files(folder: Path, names: tuple[str, ...], suffix: str) -> tuple[str, ...]:
+    """Per name of ``names``, its file in ``folder`` (the name, a dot, a content hash, ``suffix``);
+    a name with no file, or several, is left out."""
     files = []
     for name in names:
-        found = [p.name for p in STREAMLIT_JS.glob(f"{name}.*.js") if re.fullmatch(rf"{re.escape(name)}\.[^.]+\.js", p.name)]
+        pattern = re.compile(rf"{re.escape(name)}\.[^.]+{re.escape(suffix)}")
+        found = [p.name for p in folder.glob(f"{name}.*{suffix}") if pattern.fullmatch(p.name)]
         if len(found) == 1:
             files.append(found[0])
     return tuple(files)
 
 
+@functools.cache
+def module_files(names: tuple[str, ...] = ELEMENT_MODULES) -> tuple[str, ...]:
+    """The JavaScript file of each module of ``names`` in the installed Streamlit's front end."""
+    return _front_end_files(STREAMLIT_STATIC / "js", names, ".js")
+
+
+@functools.cache
+def style_files(names: tuple[str, ...] = ELEMENT_MODULES) -> tuple[str, ...]:
+    """The style sheets of the modules of ``names`` that have one (the data frame's)."""
+    return _front_end_files(STREAMLIT_STATIC / "css", names, ".css")
+
+
 def mount() -> None:
     """Start the preload in this tab (it runs once per tab; every later run only keeps the element)."""
-    _component(key="pe_preload", data={"files": list(module_files())})
+    _component(key="pe_preload", data={"files": list(module_files()), "styles": list(style_files())})

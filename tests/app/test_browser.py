@@ -77,6 +77,8 @@ def test_map_cohort_compare_in_chromium(steered_space):
         expect(page.get_by_text(f"Persona set to {view.cohort_title(label)}")).to_be_visible()
         # the data frame module was fetched once: Streamlit's own import found the preloaded one
         assert page.evaluate("() => performance.getEntriesByType('resource').filter((e) => /[/]static[/]js[/]DataFrame[.]/.test(e.name)).length") == 1
+        # and its style sheet, linked by the preload, was not linked again
+        assert page.locator('link[rel="stylesheet"][href*="/static/css/DataFrame."]').count() == 1
         page.screenshot(path=str(shots / "cohorts.png"), full_page=True)
         assert not plotly_warnings, plotly_warnings[:3]
         # the profile's CSV is written only when asked for (a deferred download), and is that cohort's
