@@ -117,7 +117,8 @@ def name_cohorts(llm, profiles: Mapping[int, Mapping], config: CohortNamingConfi
     is kept only if it passes :func:`clean_name`, no other cohort of the call got it, and
     (``config.check_identifies``) it makes its own cohort's evidence likelier than any other
     cohort's of ``profiles`` (:func:`name_identifiability`). Otherwise ``name`` is ``None`` and
-    ``reason`` says why. A cohort without distinctive answers is not asked about."""
+    ``reason`` says why. A cohort without distinctive answers is not asked about (``llm`` may be
+    ``None`` when no cohort of the call has any)."""
     from persona_core.llm.sampling import GenerationSettings
 
     cfg = config or CohortNamingConfig()

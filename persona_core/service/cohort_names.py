@@ -45,8 +45,9 @@ def ensure(url: str | None, view: SpaceView, load_llm: Callable[[], LLM], model:
            fresh: bool = False) -> dict[int, CohortNameRecord]:
     """Every cohort's name: the cached ones, and the others written now by the model that
     ``load_llm()`` returns (it must be ``model``; called only when some cohort without a cached
-    name has distinctive answers to name it from) and stored in one transaction. ``progress(done, total)``: ``total`` is the number of cohorts
-    named in this call. ``fresh``: write them all again."""
+    name has distinctive answers to name it from) and stored in one transaction.
+    ``progress(done, total)``: ``total`` is the number of cohorts named in this call. ``fresh``:
+    write them all again."""
     from db.session import session_scope
 
     cfg = config or CohortNamingConfig()
