@@ -1,7 +1,6 @@
 """The element modules preloaded on the first page (app_pages/preload.py): each name is one file of
 the installed Streamlit's front end (and the data frame's style sheet), and every page run mounts
-the component with them (the
-browser side is checked in tests/app/test_browser.py)."""
+the component with them (the browser side is checked in tests/app/test_browser.py)."""
 from __future__ import annotations
 
 import json
