@@ -181,8 +181,6 @@ def similarity_tiles(names: list[str], sim: np.ndarray, title: str = "", height:
     number on a colour scale drew the same, but plotly.js 4.1.1 first reads each bar's number as a
     colour and logs two stack-traced warnings per bar (242 at 11 cohorts): drawing took 330 ms
     against 250 ms with the colours given (p50 of 14 opens each, scratch, headless Chromium)."""
-    from plotly.colors import sample_colorscale
-
     shown = [plain(n) for n in names]
     values = np.asarray(sim, dtype=float)
     cells = [(i, j) for i in range(len(names)) for j in range(len(names))]
@@ -191,7 +189,7 @@ def similarity_tiles(names: list[str], sim: np.ndarray, title: str = "", height:
     scale = {"colorscale": "RdBu", "cmin": -1, "cmax": 1}
     fig = go.Figure([
         go.Bar(x=columns, y=[1] * len(cells), base=rows, customdata=[[shown[i], v] for (i, _), v in zip(cells, flat)],
-               marker={"color": sample_colorscale(scale["colorscale"], [(min(max(v, -1.0), 1.0) + 1) / 2 for v in flat]),
+               marker={"color": px.colors.sample_colorscale(scale["colorscale"], [(min(max(v, -1.0), 1.0) + 1) / 2 for v in flat]),
                        "line": {"width": 1, "color": "white"}},
                hovertemplate="%{customdata[0]} · %{x}: %{customdata[1]:.2f}<extra></extra>"),
         go.Scatter(x=columns, y=[i + 0.5 for i in rows], mode="text", text=[f"{v:.2f}" for v in flat],
