@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from persona_core.cli_steer import load_llm, resolve_space  # noqa: E402
 from persona_core.evaluate.run import EvalConfig, Evaluator  # noqa: E402
-from persona_core.paths import artifacts_dir  # noqa: E402
+from persona_core.data.paths import artifacts_dir  # noqa: E402
 from persona_core.steer.checkpoint import load_checkpoint  # noqa: E402
 from persona_core.steer.config import default_config  # noqa: E402
 from persona_core.steer.engine import model_geometry  # noqa: E402

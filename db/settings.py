@@ -11,7 +11,8 @@ from pathlib import Path
 
 ENV_VAR = "PERSONA_DB_URL"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SQLITE_PATH = REPO_ROOT / "var" / "persona.db"
+VAR_DIR = REPO_ROOT / "var"  # this checkout's local state: the database file, saved artifacts
+DEFAULT_SQLITE_PATH = VAR_DIR / "persona.db"
 
 
 def get_database_url(url: str | None = None) -> str:

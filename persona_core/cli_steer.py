@@ -103,7 +103,7 @@ def _config_key(config) -> str:
 
 
 def default_checkpoint_dir(run_key: str, config) -> Path:
-    from persona_core.paths import artifacts_dir
+    from persona_core.data.paths import artifacts_dir
 
     return artifacts_dir() / "spm" / run_key / f"{config.spm.mode}-{_config_key(config)}"
 
@@ -199,7 +199,7 @@ def run_eval(args: argparse.Namespace) -> dict:
     progress.stage("loading the language model and the SPM")
     model, tokenizer = load_llm(config, args.threads)
     spm, record = load_checkpoint(ckpt, run_key=space.run_key, geometry=model_geometry(model), base_model=model)
-    from persona_core.paths import artifacts_dir
+    from persona_core.data.paths import artifacts_dir
 
     cache = artifacts_dir() / "eval_cache" / space.run_key
     progress.stage("evaluating")

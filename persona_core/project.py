@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
+
+from persona_core.data.paths import worker_pythonpath
 
 ENGINES = ("local", "ray")
 
@@ -157,9 +158,8 @@ def _transform_on_ray(reducer, chunks: list[np.ndarray], workers: int, address: 
         else:
             ray.init(num_cpus=workers, include_dashboard=False)
     try:
-        root = str(Path(__file__).resolve().parents[1])  # workers import this package from here
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-        task = ray.remote(num_cpus=1)(_transform_chunk).options(runtime_env={"env_vars": {"PYTHONPATH": path}})
+        env = {"PYTHONPATH": worker_pythonpath()}  # workers import this package from the repository
+        task = ray.remote(num_cpus=1)(_transform_chunk).options(runtime_env={"env_vars": env})
         ref = ray.put(reducer)
         return ray.get([task.remote(ref, c) for c in chunks])
     finally:

@@ -22,7 +22,7 @@ from persona_core.cohorts_sampled import SampledCohortFinder
 from persona_core.data.survey import Answers, Survey
 from persona_core.embed.factorization import CategoricalFactorization, FactorizationConfig, majority_baseline
 from persona_core.embed.split import heldout_split
-from persona_core.paths import artifacts_dir
+from persona_core.data.paths import artifacts_dir
 from persona_core.profile import ProfileConfig, profile_cohorts
 from persona_core.project import MapProjector, ProjectionConfig
 

@@ -230,7 +230,7 @@ def test_checks_catch_known_bad_imports():
         Import("persona_core.preferences.generate", "persona_core.service.compare", "x.py", 2),
         Import("app_pages.annotate", "db.session", "app_pages/annotate.py", 3),
         Import("persona_core.service.views", "app_pages.common", "x.py", 4),
-        Import("persona_core.data.gss", "persona_core.paths", "x.py", 5),
+        Import("persona_core.data.gss", "persona_core.llm.config", "x.py", 5),
     ]
     assert len(violations(bad)) == len(bad)
     loop = [Import("persona_core.steer.train", "persona_core.evaluate.metrics", "a.py", 1),

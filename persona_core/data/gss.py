@@ -84,6 +84,7 @@ from typing import Any, Iterable, Literal, Mapping
 import numpy as np
 import pandas as pd
 
+from persona_core.data import paths
 from persona_core.data.errors import DataError
 from persona_core.data.survey import Answers, Question, Survey
 
@@ -205,17 +206,12 @@ class GSSData:
 
 
 def default_gss_path() -> Path:
-    """``$PERSONA_GSS_PATH``, else ``<repo>/../shared/data/gss/gss_panel20.rda``."""
+    """``$PERSONA_GSS_PATH``, else ``data/gss/gss_panel20.rda`` in the shared folder
+    (:func:`persona_core.data.paths.shared_dir`: ``$PERSONA_SHARED_DIR`` or ``<repo>/../shared``)."""
     env = os.environ.get("PERSONA_GSS_PATH")
     if env:
         return Path(env)
-    repo_root = Path(__file__).resolve().parents[2]
-    return repo_root.parent / "shared" / "data" / "gss" / "gss_panel20.rda"
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("PERSONA_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "persona_explorer"
+    return paths.shared_dir() / "data" / "gss" / "gss_panel20.rda"
 
 
 _C1_RE = re.compile("[\x80-\x9f]")
@@ -373,7 +369,7 @@ def read_gss_file(
     path = Path(path) if path is not None else default_gss_path()
     if not path.is_file():
         raise DataError("file not found (set PERSONA_GSS_PATH or pass a path)", file=path)
-    cache_file = _cache_file(path, Path(cache_dir) if cache_dir else default_cache_dir()) if use_cache else None
+    cache_file = _cache_file(path, Path(cache_dir) if cache_dir else paths.cache_dir()) if use_cache else None
     if cache_file is not None and cache_file.is_file():
         try:
             t0 = time.perf_counter()

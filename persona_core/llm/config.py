@@ -1,18 +1,16 @@
 """Which language model to load, on which device, in which precision."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from persona_core.data.paths import cache_dir
 from persona_core.llm_name import DEFAULT_MODEL, MODEL_ENV, resolve_model_name
 
-__all__ = ["CACHE_ENV", "DEFAULT_CACHE_DIR", "DEFAULT_MODEL", "LLMConfig", "MODEL_ENV"]
+__all__ = ["DEFAULT_MODEL", "LLMConfig", "MODEL_ENV"]
 
-CACHE_ENV = "PERSONA_CACHE_DIR"
-DEFAULT_CACHE_DIR = Path("~/.cache/persona_explorer")
 
 _DTYPES = {
     "float32": torch.float32,
@@ -60,5 +58,4 @@ class LLMConfig:
             ) from None
 
     def resolved_cache_dir(self) -> Path:
-        raw = self.cache_dir or os.environ.get(CACHE_ENV) or str(DEFAULT_CACHE_DIR)
-        return Path(raw).expanduser()
+        return Path(self.cache_dir).expanduser() if self.cache_dir else cache_dir()

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from persona_core.paths import artifacts_dir
+from persona_core.data.paths import artifacts_dir
 
 RECORD = "checkpoint.json"
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from db.jobs import JobError, JobInfo, JobSpec
-from persona_core.paths import REPO_ROOT, artifacts_dir
+from persona_core.data.paths import REPO_ROOT, artifacts_dir
 
 HOST = socket.gethostname()
 #: a running job that has not written a heartbeat for this long is counted as dead

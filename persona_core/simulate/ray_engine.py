@@ -16,17 +16,16 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from persona_core.data.paths import worker_pythonpath
 from persona_core.simulate.config import RayConfig
 from persona_core.simulate.rows import Chunk, QuestionBank, RowPlan
 from persona_core.simulate.scorer import Scorer, WorkerSpec
 from persona_core.simulate.work import ChunkScores, Progress, Workload
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 IN_FLIGHT = 2  # chunks queued per actor: one scoring, one waiting (so no actor idles between chunks)
 
 
@@ -131,7 +130,7 @@ class RayEngine:
         context.enable_progress_bars = False
         cpus = self._cpus_per_worker(ray)
         spec = {**self.spec.to_dict(), "threads": cpus}
-        env = {"PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
+        env = {"PYTHONPATH": worker_pythonpath(),
                **{k: v for k, v in os.environ.items() if k.startswith("PERSONA_")}, **self.config.env}
         scored = self._dataset(ray, work, chunks).map_batches(
             SimulateActor,

@@ -309,8 +309,22 @@ def test_default_path_from_environment(panel, cfg, monkeypatch):
     assert gss.default_gss_path() == panel
     assert load_gss(None, "2016", cfg).n_respondents == 4
     monkeypatch.delenv("PERSONA_GSS_PATH")
+    monkeypatch.delenv("PERSONA_SHARED_DIR", raising=False)
     repo = Path(gss.__file__).resolve().parents[2]
     assert gss.default_gss_path() == repo.parent / "shared" / "data" / "gss" / "gss_panel20.rda"
+
+
+def test_default_path_follows_the_shared_folder(panel, cfg, monkeypatch, tmp_path):
+    """``PERSONA_SHARED_DIR`` moves the shared folder, and the GSS file's default with it."""
+    monkeypatch.delenv("PERSONA_GSS_PATH", raising=False)
+    monkeypatch.setenv("PERSONA_SHARED_DIR", str(tmp_path / "elsewhere"))
+    moved = tmp_path / "elsewhere" / "data" / "gss" / "gss_panel20.rda"
+    assert gss.default_gss_path() == moved
+    with pytest.raises(DataError, match="not found"):
+        load_gss(None, "2016", cfg)
+    moved.parent.mkdir(parents=True)
+    moved.write_bytes(panel.read_bytes())
+    assert load_gss(None, "2016", cfg).n_respondents == 4
 
 
 # ================================================================== bad input
