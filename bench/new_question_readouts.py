@@ -12,7 +12,11 @@ the population persona:
 - ``letter``: the eval's prompt (lettered options), the letter's logit (as shipped);
 - ``text_listed``: the same prompt, each option's text as the answer (mean token log-prob);
 - ``text_cloze``: the question alone ("Answer in a few words."), each option's text as the answer;
-- ``letter+text_cloze``: the product of ``letter`` and ``text_cloze`` (log-probs added, renormalised).
+- ``letter+text_cloze``: the product of ``letter`` and ``text_cloze`` (log-probs added, renormalised);
+- ``letter_reversed``: the eval's prompt with the options listed in the reverse order, read by letter
+  and mapped back to the options (a 135M model's letter carries a position bias);
+- ``letter_both_orders``: the mean of the ``letter`` and ``letter_reversed`` probabilities, the
+  position-debiasing average over option orders (one reversal: each option once near each end).
 
 For every (steered reading, unsteered reading) it reports the test's figure: the share of
 (cohort, question) pairs whose steered cohort distribution is closer to the real one than the
@@ -27,6 +31,8 @@ import argparse
 import json
 import sys
 import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,10 +48,11 @@ from persona_core.steer.config import default_config  # noqa: E402
 from persona_core.steer.engine import model_geometry  # noqa: E402
 from persona_core.steer.prompts import PromptBuilder  # noqa: E402
 
-READINGS = {  # name: (readout, list the options in the prompt)
-    "letter": ("letter", True),
-    "text_listed": ("text", True),
-    "text_cloze": ("text", False),
+READINGS = {  # name: (readout, list the options in the prompt, options in reverse order)
+    "letter": ("letter", True, False),
+    "text_listed": ("text", True, False),
+    "text_cloze": ("text", False, False),
+    "letter_reversed": ("letter", True, True),
 }
 
 
@@ -55,6 +62,21 @@ def _product(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
         s = x + y
         out.append(s - (s.max() + np.log(np.exp(s - s.max()).sum())))
     return out
+
+
+def _mean_probs(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.logaddexp(x, y) - np.log(2.0) for x, y in zip(a, b)]
+
+
+@contextmanager
+def _options_reversed(survey):
+    """``survey``'s questions with their options listed last to first, for the duration."""
+    kept = survey.questions
+    survey.questions = [replace(q, options=q.options[::-1]) for q in kept]
+    try:
+        yield
+    finally:
+        survey.questions = kept
 
 
 def _pairs_figure(ev: Evaluator, run: NewQuestionRun, steered: list[np.ndarray], unsteered: list[np.ndarray], seed: int) -> dict:
@@ -93,15 +115,24 @@ def main() -> None:
     runs: dict[str, NewQuestionRun] = {}
     seconds: dict[str, float] = {}
     for name in args.readouts:
-        readout, listed = READINGS[name]
+        readout, listed, reverse = READINGS[name]
         t = time.perf_counter()
-        runs[name] = ev.new_question_predictions(questions, people, readout=readout,
-                                                 builder=PromptBuilder(tokenizer, list_options=listed))
+        with _options_reversed(space.survey) if reverse else nullcontext():
+            run = ev.new_question_predictions(questions, people, readout=readout,
+                                              builder=PromptBuilder(tokenizer, list_options=listed))
+        if reverse:  # back to the options' own order
+            run = NewQuestionRun(R=run.R, Q=run.Q, Y=run.Y, refit=run.refit,
+                                 preds={k: [lp[::-1] for lp in v] for k, v in run.preds.items()})
+        runs[name] = run
         seconds[name] = round(time.perf_counter() - t, 1)
     if "letter" in runs and "text_cloze" in runs:
         a, b = runs["letter"], runs["text_cloze"]
         runs["letter+text_cloze"] = NewQuestionRun(R=a.R, Q=a.Q, Y=a.Y, refit=a.refit,
                                                    preds={k: _product(a.preds[k], b.preds[k]) for k in a.preds})
+    if "letter" in runs and "letter_reversed" in runs:
+        a, b = runs["letter"], runs["letter_reversed"]
+        runs["letter_both_orders"] = NewQuestionRun(R=a.R, Q=a.Q, Y=a.Y, refit=a.refit,
+                                                    preds={k: _mean_probs(a.preds[k], b.preds[k]) for k in a.preds})
     first = next(iter(runs.values()))
     out: dict = {"checkpoint": str(ckpt), "new_questions": int(questions.size), "people": int(people.size),
                  "answers": int(first.R.size), "seconds": seconds, "readings": {}, "steered_vs_unsteered": {}}
