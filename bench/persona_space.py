@@ -62,7 +62,8 @@ def main() -> None:
     for name, secs in space.seconds.items():
         result["stages"][name]["seconds"] = round(secs, 3)
     result["metrics"] = {k: space.metrics[k] for k in ("respondents", "questions", "answers", "heldout_accuracy",
-                                                        "majority_accuracy", "bias_only_accuracy", "cohorts", "outlier_share")}
+                                                        "majority_accuracy", "bias_only_accuracy", "cohorts", "outlier_share",
+                                                        "shown_outlier_share")}
 
     # Factorization alone, and implicit's ALS on the same training answers, back to back.
     train = space.train_answers

@@ -123,6 +123,7 @@ def run_build(args: argparse.Namespace) -> dict:
         **{k: space.metrics[k] for k in (
             "respondents", "questions", "answers", "heldout_accuracy", "heldout_log_loss",
             "majority_accuracy", "bias_only_accuracy", "bias_only_log_loss", "cohorts", "outlier_share",
+            "shown_outlier_share",
         )},
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
         "artifacts": str(built.artifact_dir),
@@ -146,7 +147,7 @@ def _print_build_report(space) -> None:
         f"held-out accuracy {m['heldout_accuracy']:.3f} (majority {m['majority_accuracy']:.3f}, "
         f"bias-only {m['bias_only_accuracy']:.3f}); log-loss {m['heldout_log_loss']:.3f} "
         f"(bias-only {m['bias_only_log_loss']:.3f})\n"
-        f"{m['cohorts']} cohorts, {m['outlier_share']:.1%} outliers",
+        f"{m['cohorts']} cohorts, {m['outlier_share']:.1%} outliers (HDBSCAN), {m['shown_outlier_share']:.1%} grey on the map",
         file=sys.stderr,
     )
     for label, prof in space.profiles.items():

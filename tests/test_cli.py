@@ -45,8 +45,9 @@ def test_build_csv_prints_json_and_stores_everything(env, capsys):
     argv = ["build", "--dataset", "csv", "--path", str(tmp / "survey"), "--db", url, "--config", config, "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    for key in ("respondents", "questions", "answers", "heldout_accuracy", "majority_accuracy", "bias_only_accuracy", "cohorts", "outlier_share", "seconds"):
+    for key in ("respondents", "questions", "answers", "heldout_accuracy", "majority_accuracy", "bias_only_accuracy", "cohorts", "outlier_share", "shown_outlier_share", "seconds"):
         assert key in out
+    assert 0.0 <= out["shown_outlier_share"] <= out["outlier_share"]  # the map's grey: at most HDBSCAN's outliers
     assert {"load", "embed", "project", "cluster", "profile"} <= set(out["seconds"])
     assert out["respondents"] == 200 and out["answers"] == survey.n_answers
     assert out["heldout_accuracy"] > out["majority_accuracy"]
