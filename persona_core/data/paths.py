@@ -1,4 +1,5 @@
-"""Where things live: repository root, shared data, artifacts and caches (each overridable by env).
+"""Where things live: repository root, shared data, artifacts and caches (each overridable by env;
+a variable set empty counts as unset).
 
 The one place that reads these settings; the database's own location is ``db.settings``.
 """
@@ -14,12 +15,12 @@ __all__ = ["REPO_ROOT", "artifacts_dir", "cache_dir", "shared_dir", "worker_pyth
 
 def shared_dir() -> Path:
     """The shared data folder beside the checkout (``PERSONA_SHARED_DIR`` overrides)."""
-    return Path(os.environ.get("PERSONA_SHARED_DIR", REPO_ROOT.parent / "shared"))
+    return Path(os.environ.get("PERSONA_SHARED_DIR") or REPO_ROOT.parent / "shared")
 
 
 def artifacts_dir() -> Path:
     """Saved persona spaces and checkpoints (``PERSONA_ARTIFACTS_DIR`` overrides), made if missing."""
-    path = Path(os.environ.get("PERSONA_ARTIFACTS_DIR", VAR_DIR / "artifacts"))
+    path = Path(os.environ.get("PERSONA_ARTIFACTS_DIR") or VAR_DIR / "artifacts")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from persona_core.data.paths import cache_dir
+from persona_core.data import paths
 from persona_core.llm_name import DEFAULT_MODEL, MODEL_ENV, resolve_model_name
 
 __all__ = ["DEFAULT_MODEL", "LLMConfig", "MODEL_ENV"]
@@ -58,4 +58,4 @@ class LLMConfig:
             ) from None
 
     def resolved_cache_dir(self) -> Path:
-        return Path(self.cache_dir).expanduser() if self.cache_dir else cache_dir()
+        return Path(self.cache_dir).expanduser() if self.cache_dir else paths.cache_dir()

@@ -12,8 +12,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_repository_root_and_var_are_the_databases(monkeypatch):
     assert paths.REPO_ROOT == REPO == settings.REPO_ROOT
-    monkeypatch.delenv("PERSONA_ARTIFACTS_DIR", raising=False)
-    assert paths.artifacts_dir() == REPO / "var" / "artifacts"
+    for unset in (None, ""):
+        if unset is None:
+            monkeypatch.delenv("PERSONA_ARTIFACTS_DIR", raising=False)
+        else:
+            monkeypatch.setenv("PERSONA_ARTIFACTS_DIR", unset)
+        assert paths.artifacts_dir() == REPO / "var" / "artifacts"
     assert settings.DEFAULT_SQLITE_PATH.parent == REPO / "var"
 
 
@@ -28,6 +32,8 @@ def test_shared_dir(monkeypatch, tmp_path):
     assert paths.shared_dir() == REPO.parent / "shared"
     monkeypatch.setenv("PERSONA_SHARED_DIR", str(tmp_path))
     assert paths.shared_dir() == tmp_path
+    monkeypatch.setenv("PERSONA_SHARED_DIR", "")  # set empty: as unset, not the working directory
+    assert paths.shared_dir() == REPO.parent / "shared"
 
 
 def test_cache_dir(monkeypatch, tmp_path):
