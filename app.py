@@ -3,12 +3,17 @@ run, model, steering checkpoint); each page lives in ``app_pages/`` (not ``pages
 would also serve a ``pages/`` folder as old-style pages that bypass this file)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from app_pages import common, jobs_panel, preload
 from persona_core.service.catalog import redact_url
 
-st.set_page_config(page_title="Persona Explorer", page_icon=":material/explore:", layout="wide")
+# The tab's icon is a file of this app: a ":material/...:" icon would be fetched from fonts.gstatic.com by
+# every visitor's browser (and fail offline); an SVG file goes to the page inline as a data URL.
+FAVICON = Path(__file__).resolve().parent / "static" / "favicon.svg"
+st.set_page_config(page_title="Persona Explorer", page_icon=str(FAVICON), layout="wide")
 
 PAGES = [
     st.Page("app_pages/map.py", title="Opinion map", icon=":material/map:", default=True),

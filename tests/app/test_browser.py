@@ -57,6 +57,9 @@ def test_map_cohort_compare_in_chromium(steered_space):
         # plotly.js's own warnings ("WARN: ..."), each logged with a stack trace, cost drawing time
         plotly_warnings: list[str] = []
         page.on("console", lambda msg: plotly_warnings.append(msg.text) if msg.text.startswith("WARN:") else None)
+        # nothing is fetched from another host (a ":material/...:" page icon came from fonts.gstatic.com)
+        elsewhere: list[str] = []
+        page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith((url, "data:", "blob:")) else None)
 
         e2e.open_map(page, url)
         # while the map is shown, the Cohorts page's element modules are loaded (app_pages/preload.py)
@@ -81,6 +84,8 @@ def test_map_cohort_compare_in_chromium(steered_space):
         assert page.locator('link[rel="stylesheet"][href*="/static/css/DataFrame."]').count() == 1
         page.screenshot(path=str(shots / "cohorts.png"), full_page=True)
         assert not plotly_warnings, plotly_warnings[:3]
+        assert not elsewhere, elsewhere[:3]
+        assert page.locator('link[rel="shortcut icon"][href^="data:image/svg+xml"], link[rel="icon"][href^="data:image/svg+xml"]').count() >= 1
         # the profile's CSV is written only when asked for (a deferred download), and is that cohort's
         with page.expect_download() as download:
             page.get_by_role("button", name="Download the profile (CSV)").click()
