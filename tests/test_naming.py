@@ -140,18 +140,36 @@ class _Scripted:
         return [next(reply for line, reply in self.script.items() if line in turn) for turn in last_turn]
 
 
+# Names about the app survey's questions (tests/app/synthetic.py). Which answers end up among a cohort's
+# evidence depends on the machine's map and clusters, so the test asks the model which cohort each name fits.
+TOPICAL_NAMES = ("Dog owners", "Cat lovers", "Labor union supporters", "Union skeptics", "Bus riders", "Drivers",
+                 "Online news readers", "TV news watchers", "Gun permit supporters", "Churchgoers",
+                 "Police skeptics", "Climate worriers", "Immigration supporters", "Trusting people")
+
+
 def test_a_name_that_fits_another_cohorts_answers_better_is_dropped(llm, view):
     evidence = {c: cohort_evidence(view.profiles[c]) for c in view.cohorts}
-    dog = next(c for c, ev in evidence.items() if any(line.endswith(": Dog") for line in ev))
-    unions = next(c for c, ev in evidence.items() if any("labor unions: Approve" in line for line in ev))
-    other = next(c for c in view.cohorts if c not in (dog, unions))
-    script = {evidence[dog][0]: "Union members", evidence[unions][0]: "Labor union supporters",
-              evidence[other][0]: "Dog owners"}
+    cohorts = sorted(evidence)
+    pmi = name_identifiability(llm, TOPICAL_NAMES, [evidence[c] for c in cohorts])
+    ranked = np.sort(pmi, axis=1)
+    margin = ranked[:, -1] - ranked[:, -2]  # how clearly each name fits its best cohort
+    best = [cohorts[j] for j in np.argmax(pmi, axis=1)]
+    fitting = {c: sorted((i for i, b in enumerate(best) if b == c), key=lambda i: -margin[i]) for c in cohorts}
+    # the cohort two names fit most clearly: the first names it, the second is given to another cohort
+    named = max((c for c in cohorts if len(fitting[c]) >= 2), key=lambda c: margin[fitting[c][1]])
+    own, stray = fitting[named][:2]
+    misnamed, other = [c for c in cohorts if c != named][:2]
+    # and a third cohort gets the name that most clearly fits some cohort but that one
+    elsewhere = max((i for i, b in enumerate(best) if b != other and i not in (own, stray)), key=lambda i: margin[i])
+    assert min(margin[stray], margin[elsewhere]) > 0.5, f"names fit no cohort clearly: {dict(zip(TOPICAL_NAMES, best))}"
+    script = {evidence[named][0]: TOPICAL_NAMES[own], evidence[misnamed][0]: TOPICAL_NAMES[stray],
+              evidence[other][0]: TOPICAL_NAMES[elsewhere]}
     names = name_cohorts(_Scripted(llm, script), view.profiles)
-    assert names[unions].name == "Labor union supporters" and names[unions].reason == ""
-    assert names[dog].name is None and names[dog].raw == "Union members"
-    assert names[dog].reason == f"the name fits cohort {unions}'s answers better than this cohort's"
-    assert names[other].name is None and names[other].reason.startswith("the name fits cohort ")  # not its own
+    assert names[named].name == TOPICAL_NAMES[own] and names[named].reason == ""
+    assert names[misnamed].name is None and names[misnamed].raw == TOPICAL_NAMES[stray]
+    assert names[misnamed].reason == f"the name fits cohort {named}'s answers better than this cohort's"
+    assert names[other].name is None and names[other].reason == f"the name fits cohort {best[elsewhere]}'s answers better than this cohort's"
     unchecked = name_cohorts(_Scripted(llm, script), view.profiles, CohortNamingConfig(check_identifies=False))
-    assert {c: r.name for c, r in unchecked.items()} == {dog: "Union members", unions: "Labor union supporters",
-                                                          other: "Dog owners"}
+    assert {c: r.name for c, r in unchecked.items()} == {named: TOPICAL_NAMES[own], misnamed: TOPICAL_NAMES[stray],
+                                                          other: TOPICAL_NAMES[elsewhere]}
+
