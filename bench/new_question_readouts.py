@@ -80,7 +80,7 @@ def _options_reversed(survey):
 
 
 def _pairs_figure(ev: Evaluator, run: NewQuestionRun, steered: list[np.ndarray], unsteered: list[np.ndarray], seed: int) -> dict:
-    judged = NewQuestionRun(R=run.R, Q=run.Q, Y=run.Y, preds={**run.preds, "unsteered": unsteered}, refit=run.refit)
+    judged = replace(run, preds={**run.preds, "unsteered": unsteered})
     pairs = ev.cohort_question_pairs(judged, steered)
     closer = [p["spm"] > p["unsteered"] for p in pairs]
     if not pairs:
@@ -121,18 +121,15 @@ def main() -> None:
             run = ev.new_question_predictions(questions, people, readout=readout,
                                               builder=PromptBuilder(tokenizer, list_options=listed))
         if reverse:  # back to the options' own order
-            run = NewQuestionRun(R=run.R, Q=run.Q, Y=run.Y, refit=run.refit,
-                                 preds={k: [lp[::-1] for lp in v] for k, v in run.preds.items()})
+            run = replace(run, preds={k: [lp[::-1] for lp in v] for k, v in run.preds.items()})
         runs[name] = run
         seconds[name] = round(time.perf_counter() - t, 1)
     if "letter" in runs and "text_cloze" in runs:
         a, b = runs["letter"], runs["text_cloze"]
-        runs["letter+text_cloze"] = NewQuestionRun(R=a.R, Q=a.Q, Y=a.Y, refit=a.refit,
-                                                   preds={k: _product(a.preds[k], b.preds[k]) for k in a.preds})
+        runs["letter+text_cloze"] = replace(a, preds={k: _product(a.preds[k], b.preds[k]) for k in a.preds})
     if "letter" in runs and "letter_reversed" in runs:
         a, b = runs["letter"], runs["letter_reversed"]
-        runs["letter_both_orders"] = NewQuestionRun(R=a.R, Q=a.Q, Y=a.Y, refit=a.refit,
-                                                    preds={k: _mean_probs(a.preds[k], b.preds[k]) for k in a.preds})
+        runs["letter_both_orders"] = replace(a, preds={k: _mean_probs(a.preds[k], b.preds[k]) for k in a.preds})
     first = next(iter(runs.values()))
     out: dict = {"checkpoint": str(ckpt), "new_questions": int(questions.size), "people": int(people.size),
                  "answers": int(first.R.size), "seconds": seconds, "readings": {}, "steered_vs_unsteered": {}}

@@ -10,7 +10,7 @@ from persona_core.data import paths
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_repository_root_and_var_are_the_databases(monkeypatch):
+def test_repository_root_and_var_folder_are_the_databases(monkeypatch):
     assert paths.REPO_ROOT == REPO == settings.REPO_ROOT
     for unset in (None, ""):
         if unset is None:
