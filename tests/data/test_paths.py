@@ -12,12 +12,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_repository_root_and_var_folder_are_the_databases(monkeypatch):
     assert paths.REPO_ROOT == REPO == settings.REPO_ROOT
-    for unset in (None, ""):
-        if unset is None:
-            monkeypatch.delenv("PERSONA_ARTIFACTS_DIR", raising=False)
-        else:
-            monkeypatch.setenv("PERSONA_ARTIFACTS_DIR", unset)
-        assert paths.artifacts_dir() == REPO / "var" / "artifacts"
+    monkeypatch.delenv("PERSONA_ARTIFACTS_DIR", raising=False)
+    assert paths.artifacts_dir() == REPO / "var" / "artifacts"
+    monkeypatch.setenv("PERSONA_ARTIFACTS_DIR", "")  # set empty: as unset, not the working directory
+    assert paths.artifacts_dir() == REPO / "var" / "artifacts"
     assert settings.DEFAULT_SQLITE_PATH.parent == REPO / "var"
 
 
