@@ -57,6 +57,8 @@ def sidebar() -> common.RunSummary | None:
                          on_change=lambda: st.session_state.update({common.SPM_AUTO: False}),
                          format_func=lambda p: labels.get(p, p),
                          help="SPM checkpoints trained on this embedding run (python -m persona_core train)")
+            if not found:
+                st.caption(common.no_steering_model_note(run, status.runs, bool(jobs_panel.training_jobs(run.id))))
         persona = st.session_state.get(common.PERSONA)
         if persona is not None:
             st.info(f"Steering toward: **{common.literal(persona.title)}**")

@@ -83,10 +83,31 @@ def selected_comparer(run_key: str):
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def checkpoints(run_key: str) -> list:
-    from persona_core.service.checkpoints import find_checkpoints
+def checkpoints_by_run() -> dict[str, list]:
+    from persona_core.service.checkpoints import checkpoints_by_run as grouped
 
-    return find_checkpoints(run_key)
+    return grouped()
+
+
+def checkpoints(run_key: str) -> list:
+    """The SPM checkpoints trained on the embedding run ``run_key``, newest first."""
+    return checkpoints_by_run().get(run_key, [])
+
+
+def no_steering_model_note(run: RunSummary, runs: list[RunSummary], training: bool) -> str:
+    """Why the sidebar offers no steering model for ``run``, and where one is: a checkpoint fits
+    only the embedding run it was trained on, and every build makes a new run. ``training``: a
+    training job of ``run`` is queued or running."""
+    if training:
+        return "A steering model for this run is being trained: follow it under Jobs."
+    note = ("No steering model is trained on this run: a steering model fits only the embedding run "
+            "it was trained on, and every build makes a new run.")
+    trained = [r for r in runs if r.id != run.id and r.run_key and checkpoints(r.run_key)]
+    if len(trained) == 1:
+        note += f" Run {trained[0].id} has one: choose it above."
+    elif trained:
+        note += f" Runs {', '.join(str(r.id) for r in trained[:3])} have one: choose one above."
+    return note + " Or train one for this run on the Jobs page."
 
 
 # -------------------------------------------------------------------------- context

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import common
-from persona_core.service import jobs
+from persona_core.service import first_run, jobs
 from persona_core.service.jobs import format_seconds
 
 REFRESH_SECONDS = 2.0
@@ -43,7 +43,7 @@ def _notice_endings(active_ids: set[int]) -> None:
     seen = st.session_state.get(SEEN_ACTIVE)
     st.session_state[SEEN_ACTIVE] = active_ids
     if seen and seen - active_ids:
-        common.checkpoints.clear()
+        common.checkpoints_by_run.clear()
         st.rerun(scope="app")
 
 
@@ -82,10 +82,18 @@ def sidebar_panel() -> None:
     st.page_link("app_pages/jobs.py", label="All jobs, logs and buttons", icon=":material/work_history:")
 
 
+def training_jobs(run_id: int) -> list:
+    """Queued and running training jobs of embedding run ``run_id`` (none when jobs cannot be read)."""
+    try:
+        return first_run.training_in_progress(common.db_url(), run_id)
+    except Exception:  # noqa: BLE001 - a busy database only loses the notice
+        return []
+
+
 def training_notice(run_id: int) -> bool:
     """On Compare: say so when this run's steering model is being trained (and Compare steers by
     text meanwhile). Returns whether one is."""
-    training = [j for j in _list(common.db_url(), active=True, run_id=run_id) if j.kind == "train"]
+    training = training_jobs(run_id)
     if not training:
         return False
     job = training[-1]

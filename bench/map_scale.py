@@ -123,6 +123,8 @@ def main() -> None:
         return
     import os
 
+    from persona_core.data.paths import worker_pythonpath
+
     with open("/proc/loadavg") as f:
         load = float(f.read().split()[0])
     rows = []
@@ -130,7 +132,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--one", str(n), "--threads", str(args.threads)]
         if args.agreement is not None:
             cmd += ["--agreement", str(args.agreement)]
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": worker_pythonpath()}
         cache = tempfile.TemporaryDirectory(prefix="numba_cache_") if args.jit_cache != "as-is" else None
         warmup = None
         if cache is not None:

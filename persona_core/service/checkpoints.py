@@ -74,6 +74,16 @@ def find_checkpoints(run_key: str | None = None, root: str | Path | None = None,
     return sorted(found, key=lambda c: c.modified, reverse=True)
 
 
+def checkpoints_by_run(root: str | Path | None = None) -> dict[str, list[CheckpointInfo]]:
+    """Every checkpoint under ``root`` (default: the artifacts folder), grouped by the embedding
+    run key it was trained on, newest first in each group; one walk of the folder for every run."""
+    grouped: dict[str, list[CheckpointInfo]] = {}
+    for info in find_checkpoints(root=root):
+        if info.run_key:
+            grouped.setdefault(info.run_key, []).append(info)
+    return grouped
+
+
 def load_spm(path: str | Path, run_key: str, llm):
     """Load the SPM at ``path`` for the LLM ``llm``; refuses (with
     :class:`persona_core.steer.checkpoint.CheckpointMismatchError`) a checkpoint of another

@@ -435,6 +435,53 @@ def test_database_url_field_is_off_unless_enabled(app_env, monkeypatch, tmp_path
     assert _texts(at, "title") == ["Opinion map"]  # the configured database is used
 
 
+def test_a_rebuilt_space_says_why_it_has_no_steering_model_and_which_run_has_one(tmp_path, app_env, monkeypatch):
+    """Every build makes a new embedding run, and a checkpoint steers only the run it was trained
+    on: after a rebuild the sidebar says so and names the older run that has one."""
+    import json
+    from types import SimpleNamespace
+
+    from persona_core.pipeline import build_and_store
+    from tests.app.synthetic import app_survey, fast_config
+
+    url = f"sqlite:///{tmp_path / 'two_runs.db'}"
+    first = build_and_store(app_survey(), db_url=url, config=fast_config(), artifact_dir=tmp_path / "first")
+    again = build_and_store(app_survey(), db_url=url, config=fast_config(), artifact_dir=tmp_path / "again")
+    assert again.space.run_key != first.space.run_key
+    checkpoint = tmp_path / "artifacts" / "spm" / first.space.run_key / "suffix_kv-default"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "checkpoint.json").write_text(json.dumps({
+        "run_key": first.space.run_key, "config": {"spm": {"mode": "suffix_kv"}}, "step": 300,
+        "learning_curve": [{"step": 300, "accuracy": 0.6}]}))
+    monkeypatch.setenv("PERSONA_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state[common.DB_URL] = url
+    _run(at)
+    assert at.sidebar.selectbox(key=common.RUN_ID).value == again.run_id  # the newest run
+    assert at.sidebar.selectbox(key=common.SPM_PATH).options == [common.NO_SPM]
+    notes = [c.value for c in at.sidebar.caption if "No steering model" in c.value]
+    assert len(notes) == 1 and f"Run {first.run_id} has one: choose it above." in notes[0] and "Jobs page" in notes[0], notes
+
+    # while a training job of this run is queued or running, the note says so instead
+    from persona_core.service import first_run
+
+    job = SimpleNamespace(id=7, kind="train", status="running", progress=0.5, eta_seconds=600, stage="training",
+                          after_id=None)
+    monkeypatch.setattr(first_run, "training_in_progress", lambda url_, run_id: [job] if run_id == again.run_id else [])
+    _run(at)
+    assert [c.value for c in at.sidebar.caption if "steering model" in c.value] == [
+        "A steering model for this run is being trained: follow it under Jobs."]
+    _run(at, COMPARE)  # and Compare says it steers by text meanwhile
+    assert any("being trained in the background (job 7: 50% · 10 min 00 s left · training)" in i
+               for i in _texts(at, "info"))
+
+    at.sidebar.selectbox(key=common.RUN_ID).set_value(first.run_id)
+    _run(at)
+    assert at.sidebar.selectbox(key=common.SPM_PATH).value == str(checkpoint)  # offered, and picked
+    assert not [c for c in at.sidebar.caption if "steering model" in c.value.lower()]
+
+
 def test_unreadable_database_url_gives_a_message(app_env):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state[common.DB_URL] = "nosuchdriver://x/y"
