@@ -3,8 +3,6 @@ run, model, steering checkpoint); each page lives in ``app_pages/`` (not ``pages
 would also serve a ``pages/`` folder as old-style pages that bypass this file)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from app_pages import common, jobs_panel, preload
@@ -12,7 +10,7 @@ from persona_core.service.catalog import redact_url
 
 # The tab's icon is a file of this app: a ":material/...:" icon would be fetched from fonts.gstatic.com by
 # every visitor's browser (and fail offline); an SVG file goes to the page inline as a data URL.
-FAVICON = Path(__file__).resolve().parent / "static" / "favicon.svg"
+FAVICON = common.STATIC / "favicon.svg"
 st.set_page_config(page_title="Persona Explorer", page_icon=str(FAVICON), layout="wide")
 
 PAGES = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
@@ -12,6 +13,8 @@ import streamlit as st
 from persona_core.env import env_flag
 from persona_core.service import models
 from persona_core.service.catalog import DatabaseStatus, RunSummary, SpaceView, database_status, load_space_view, redact_url
+
+STATIC = Path(__file__).resolve().parents[1] / "static"  # the files Streamlit serves beside app.py
 
 # session_state keys (per user)
 DB_URL = "db_url"

@@ -25,7 +25,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-STATIC = Path(__file__).resolve().parents[1] / "static"
+from app_pages.common import STATIC
 
 
 @dataclass(frozen=True)
