@@ -70,6 +70,12 @@ class Prefill:
         s = slice(i, i + 1)
         return Prefill(self.logits[s], [(k[s], v[s]) for k, v in self.kv], self.mask[s], self.positions[s])
 
+    def repeat_rows(self, times: int) -> "Prefill":
+        """Every row ``times`` times in a row (row ``i`` becomes rows ``i * times`` to
+        ``i * times + times - 1``): a prompt sampled several times is run through the model once."""
+        rep = lambda t: t.repeat_interleave(times, dim=0)
+        return Prefill(rep(self.logits), [(rep(k), rep(v)) for k, v in self.kv], rep(self.mask), rep(self.positions))
+
 
 class LLM:
     """A frozen causal LM with its tokenizer: chat prompts, generation, option scoring."""
@@ -345,7 +351,13 @@ class LLM:
     ) -> list[str]:
         """The full new text of every row (what :meth:`generate_stream` yields, joined);
         ``ends``, ``seeds``: see :meth:`continue_stream`."""
-        texts = [""] * len(prompts)
-        for pieces in self.generate_stream(prompts, soft_prompts, settings, ends=ends, seeds=seeds):
+        return self.generate_from(self.prefill(prompts, soft_prompts), settings, ends=ends, seeds=seeds)
+
+    def generate_from(self, prefill: Prefill, settings: GenerationSettings | None = None,
+                      ends: list | None = None, seeds: Sequence[int] | None = None) -> list[str]:
+        """The full new text of every row decoded on from ``prefill`` (e.g. one prompt's prefill
+        repeated for several samples: :meth:`Prefill.repeat_rows`)."""
+        texts = [""] * prefill.n_rows
+        for pieces in self.stream_prefill(prefill, settings, ends=ends, seeds=seeds):
             texts = [t + p for t, p in zip(texts, pieces)]
         return texts

@@ -63,11 +63,31 @@ def next_tokens(
         return logits.argmax(dim=-1)
     probs = torch.softmax(logits.float() / settings.temperature, dim=-1)
     if settings.top_p < 1:
-        sorted_probs, order = probs.sort(dim=-1, descending=True)
-        # drop tokens once the mass before them already reaches top_p (keeps at least one)
-        drop = sorted_probs.cumsum(dim=-1) - sorted_probs >= settings.top_p
-        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+        probs = nucleus(probs, settings.top_p)
     return torch.stack(
         [torch.multinomial(probs[i], 1, generator=gen)[0] for i, gen in enumerate(generators)]
     )
+
+
+NUCLEUS_CANDIDATES = 256  # tokens looked at first for the top-p nucleus (a full sort only where they fall short)
+
+
+def nucleus(probs: torch.Tensor, top_p: float, candidates: int = NUCLEUS_CANDIDATES) -> torch.Tensor:
+    """``probs`` (rows x vocab) with every token outside its row's top-p nucleus set to 0: tokens
+    are dropped once the mass before them already reaches ``top_p`` (at least one is kept).
+
+    Sorting the whole vocabulary costs about 1.5 ms a row (49k tokens); the nucleus of a sampled
+    row mostly lies in its first few tokens. So the ``candidates`` most likely tokens come first
+    (``topk``), and a row is sorted in full only when the mass before its last candidate is still
+    under ``top_p``. Prefix sums are summed in the same order either way, so the kept tokens and
+    their values are those of the full sort."""
+    k = min(candidates, probs.shape[-1])
+    top, order = probs.topk(k, dim=-1)
+    before = top.cumsum(dim=-1) - top  # the mass before each candidate
+    kept = torch.zeros_like(probs).scatter(-1, order, top.masked_fill(before >= top_p, 0.0))
+    short = (before[:, -1] < top_p).nonzero().flatten()
+    if short.numel():  # the nucleus may reach past the candidates: those rows are sorted in full
+        sorted_probs, full_order = probs[short].sort(dim=-1, descending=True)
+        drop = sorted_probs.cumsum(dim=-1) - sorted_probs >= top_p
+        kept[short] = torch.zeros_like(sorted_probs).scatter(-1, full_order, sorted_probs.masked_fill(drop, 0.0))
+    return kept

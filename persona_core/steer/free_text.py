@@ -125,11 +125,11 @@ def sample_targets(
                file=sys.stderr)
     for start in range(0, len(indices), QUESTIONS_PER_BATCH):
         group = indices[start : start + QUESTIONS_PER_BATCH]
-        prompts = [builder.render(questions[q]) for q in group for _ in range(samples)]
         seeds = [seed * 100_003 + q * samples + j for q in group for j in range(samples)]
         ends: list[int | None] = []
-        with torch.inference_mode():
-            texts = llm.generate(prompts, settings=settings, ends=ends, seeds=seeds)
+        with torch.inference_mode():  # each question's prompt runs through the model once for its samples
+            prefill = llm.prefill([builder.render(questions[q]) for q in group]).repeat_rows(samples)
+            texts = llm.generate_from(prefill, settings=settings, ends=ends, seeds=seeds)
         for k, q in enumerate(group):
             said = [(text, end) for text, end in zip(texts[k * samples : (k + 1) * samples], ends[k * samples : (k + 1) * samples])
                     if text.strip()]

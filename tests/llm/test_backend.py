@@ -158,3 +158,18 @@ def test_bad_inputs_name_the_row(llm):
         llm.score_options(chat, [["a", "b"]] * 2, [None])
     with pytest.raises(ValueError, match="temperature"):
         GenerationSettings(temperature=-1)
+
+
+def test_a_prompt_run_once_and_repeated_samples_as_the_repeated_prompts(llm):
+    # the free-text targets run each question's prompt once for all its samples (Prefill.repeat_rows)
+    sea, tea = llm.chat_prompt("Write one sentence about the sea."), llm.chat_prompt("Do you like tea?")
+    hot = GenerationSettings(temperature=1.2, top_p=0.95, max_new_tokens=8)
+    seeds = [11, 5, 3, 8]
+    once = llm.prefill([sea, tea])
+    repeated = once.repeat_rows(2)
+    assert repeated.n_rows == 4 and torch.equal(repeated.mask[2], once.mask[1])
+    ends_once, ends_each = [], []
+    texts = llm.generate_from(repeated, settings=hot, ends=ends_once, seeds=seeds)
+    assert texts == llm.generate([sea, sea, tea, tea], settings=hot, ends=ends_each, seeds=seeds)
+    assert ends_once == ends_each
+    assert texts[0] != texts[1]  # the same prompt with two seeds
