@@ -14,7 +14,18 @@ questions and seeds, in one run:
 
 It checks that both give the same targets (texts, end tokens and labels).
 
-    python bench/free_text_targets.py [--questions 43] [--wave 2016]
+Section ``generation`` times the sampling alone, on the same groups of questions and seeds:
+
+- ``each_prompt_full_sort``: every sample's prompt run through the model (a batch of
+  ``samples`` copies of each question's prompt) and top-p computed by sorting the whole
+  vocabulary (until round 15);
+- ``prompt_once_nucleus``: each question's prompt run once and its keys/values repeated for its
+  samples (:meth:`persona_core.llm.backend.Prefill.repeat_rows`), and top-p read from the most
+  likely tokens first (:func:`persona_core.llm.sampling.nucleus`), as ``sample_targets`` does now.
+
+It checks that both give the same texts and end tokens.
+
+    python bench/free_text_targets.py [--questions 43] [--wave 2016] [--only generation|targets]
 """
 from __future__ import annotations
 
@@ -27,9 +38,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from persona_core.data.loaders import load_survey  # noqa: E402
-from persona_core.llm import LLM  # noqa: E402
+from persona_core.llm import LLM, GenerationSettings  # noqa: E402
+from persona_core.llm import sampling  # noqa: E402
 from persona_core.llm.likelihood import MAP_INSTRUCTION, continuation_logprobs  # noqa: E402
 from persona_core.llm.loading import load_model  # noqa: E402
 from persona_core.steer import free_text  # noqa: E402
@@ -50,15 +63,45 @@ def one_row_per_option_labeller(llm: LLM):
     return label
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=int, default=43, help="how many of the survey's yes/no questions")
-    parser.add_argument("--wave", default="2016")
-    args = parser.parse_args()
-    survey = load_survey("gss", wave=args.wave)
-    model, tok = load_model()
-    cfg = TrainConfig()
-    questions = free_text.yes_no_indices(survey.questions, range(survey.n_questions))[: args.questions]
+def bench_generation(llm: LLM, survey, questions: list[int], cfg: TrainConfig) -> dict:
+    """Seconds to sample the targets' answers (no labelling), each sample's prompt run and the
+    whole vocabulary sorted, against each prompt run once and the nucleus read from its top tokens."""
+    builder = free_text.free_text_builder(llm.tokenizer)
+    settings = GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=cfg.free_text_tokens)
+    n, k = cfg.free_text_samples, free_text.QUESTIONS_PER_BATCH
+    groups = [questions[i : i + k] for i in range(0, len(questions), k)]
+    seeds = lambda group: [cfg.seed * 100_003 + q * n + j for q in group for j in range(n)]
+    out: dict = {}
+
+    def each_prompt_full_sort(group, ends):
+        sampling.NUCLEUS_CANDIDATES, default = llm.model.config.vocab_size, sampling.NUCLEUS_CANDIDATES
+        try:  # every candidate is the whole vocabulary: the full sort
+            return llm.generate([builder.render(survey.questions[q]) for q in group for _ in range(n)],
+                                settings=settings, ends=ends, seeds=seeds(group))
+        finally:
+            sampling.NUCLEUS_CANDIDATES = default
+
+    def prompt_once_nucleus(group, ends):
+        prefill = llm.prefill([builder.render(survey.questions[q]) for q in group]).repeat_rows(n)
+        return llm.generate_from(prefill, settings=settings, ends=ends, seeds=seeds(group))
+
+    texts = {}
+    for name, fn in (("each_prompt_full_sort", each_prompt_full_sort), ("prompt_once_nucleus", prompt_once_nucleus)):
+        t0, got = time.perf_counter(), []
+        with torch.inference_mode():
+            for group in groups:
+                ends: list = []
+                got += list(zip(fn(group, ends), ends))
+        out[f"{name}_s"] = round(time.perf_counter() - t0, 1)
+        texts[name] = got
+    before, after = texts["each_prompt_full_sort"], texts["prompt_once_nucleus"]
+    out["prompt_once_nucleus_over_each_prompt_full_sort"] = round(out["prompt_once_nucleus_s"] / out["each_prompt_full_sort_s"], 3)
+    out["answers"], out["identical_answers"] = len(before), sum(a == b for a, b in zip(before, after))
+    return out
+
+
+def bench_targets(model, tok, survey, questions: list[int], cfg: TrainConfig) -> dict:
+    """The whole targets (sampling and labelling), one question at a time against batched."""
     batch_size = free_text.QUESTIONS_PER_BATCH
     common = dict(samples=cfg.free_text_samples, max_tokens=cfg.free_text_tokens, seed=cfg.seed, progress=True)
     t0 = time.perf_counter()
@@ -71,13 +114,30 @@ def main() -> None:
     t2 = time.perf_counter()
     rows = sum(len(r) for r in before.answers.values())
     same = sum(a == b for q in questions for a, b in zip(before.answers[q], after.answers[q]))
-    print(json.dumps({
-        "questions": len(questions), "samples": cfg.free_text_samples, "max_tokens": cfg.free_text_tokens,
+    return {
         "questions_per_batch": batch_size,
         "one_at_a_time_s": round(t1 - t0, 1), "batched_s": round(t2 - t1, 1),
         "batched_over_one_at_a_time": round((t2 - t1) / (t1 - t0), 3),
         "targets": rows, "identical_targets": same,
-    }))
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=43, help="how many of the survey's yes/no questions")
+    parser.add_argument("--wave", default="2016")
+    parser.add_argument("--only", choices=["generation", "targets"], default=None, help="run one section")
+    args = parser.parse_args()
+    survey = load_survey("gss", wave=args.wave)
+    model, tok = load_model()
+    cfg = TrainConfig()
+    questions = free_text.yes_no_indices(survey.questions, range(survey.n_questions))[: args.questions]
+    out: dict = {"questions": len(questions), "samples": cfg.free_text_samples, "max_tokens": cfg.free_text_tokens}
+    if args.only in (None, "generation"):
+        out["generation"] = bench_generation(LLM(model, tok), survey, questions, cfg)
+    if args.only in (None, "targets"):
+        out["targets"] = bench_targets(model, tok, survey, questions, cfg)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

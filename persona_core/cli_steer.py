@@ -158,6 +158,7 @@ def run_train(args: argparse.Namespace) -> dict:
         "steps": result.steps,
         "seconds": round(result.seconds, 2),
         "seconds_per_step": round(result.seconds_per_step, 4),
+        "free_text_targets_seconds": round(result.free_text_seconds, 2),
         "heldout_accuracy": last.get("accuracy"),
         "learning_curve": result.learning_curve,
         "resumed_from_epoch": result.resumed_from_epoch,

@@ -17,6 +17,7 @@ def test_train_then_eval_prints_json_and_stores_the_run(env, capsys):  # noqa: F
     assert main(["train", "--tiny", "--db", url, "--json"]) == 0
     trained = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert trained["steps"] == 20 and trained["mode"] == "suffix_kv"
+    assert trained["free_text_targets_seconds"] == 0.0  # the tiny configuration has no free-text term to sample for
     assert [p["step"] for p in trained["learning_curve"]] == [10, 20]
     # the default steering model adapts the LLM: the adapter is saved beside the SPM, as safetensors
     assert trained["config"]["adapter"]["r"] == 4

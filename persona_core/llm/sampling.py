@@ -72,7 +72,7 @@ def next_tokens(
 NUCLEUS_CANDIDATES = 256  # tokens looked at first for the top-p nucleus (a full sort only where they fall short)
 
 
-def nucleus(probs: torch.Tensor, top_p: float, candidates: int = NUCLEUS_CANDIDATES) -> torch.Tensor:
+def nucleus(probs: torch.Tensor, top_p: float, candidates: int | None = None) -> torch.Tensor:
     """``probs`` (rows x vocab) with every token outside its row's top-p nucleus set to 0: tokens
     are dropped once the mass before them already reaches ``top_p`` (at least one is kept).
 
@@ -80,8 +80,8 @@ def nucleus(probs: torch.Tensor, top_p: float, candidates: int = NUCLEUS_CANDIDA
     row mostly lies in its first few tokens. So the ``candidates`` most likely tokens come first
     (``topk``), and a row is sorted in full only when the mass before its last candidate is still
     under ``top_p``. Prefix sums are summed in the same order either way, so the kept tokens and
-    their values are those of the full sort."""
-    k = min(candidates, probs.shape[-1])
+    their values are those of the full sort. ``candidates``: default :data:`NUCLEUS_CANDIDATES`."""
+    k = min(NUCLEUS_CANDIDATES if candidates is None else candidates, probs.shape[-1])
     top, order = probs.topk(k, dim=-1)
     before = top.cumsum(dim=-1) - top  # the mass before each candidate
     kept = torch.zeros_like(probs).scatter(-1, order, top.masked_fill(before >= top_p, 0.0))

@@ -56,6 +56,7 @@ class TrainResult:
     steps: int = 0
     seconds: float = 0.0
     seconds_per_step: float = 0.0
+    free_text_seconds: float = 0.0  # of ``seconds``: sampling the free-text targets (about 0 when reused)
     resumed_from_epoch: int | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -299,7 +300,7 @@ class SPMTrainer:
         return TrainResult(
             spm=spm, split=split, lm=lm, learning_curve=curve, steps=step, seconds=time.perf_counter() - t0,
             seconds_per_step=train_time / train_steps if train_steps else float("nan"),
-            resumed_from_epoch=resumed, notes=notes,
+            free_text_seconds=free_seconds, resumed_from_epoch=resumed, notes=notes,
         )
 
     # ------------------------------------------------------------- helpers
