@@ -70,20 +70,19 @@ def bench_generation(llm: LLM, survey, questions: list[int], cfg: TrainConfig) -
     settings = GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=cfg.free_text_tokens)
     n, k = cfg.free_text_samples, free_text.QUESTIONS_PER_BATCH
     groups = [questions[i : i + k] for i in range(0, len(questions), k)]
-    seeds = lambda group: [cfg.seed * 100_003 + q * n + j for q in group for j in range(n)]
     out: dict = {}
 
     def each_prompt_full_sort(group, ends):
         sampling.NUCLEUS_CANDIDATES, default = llm.model.config.vocab_size, sampling.NUCLEUS_CANDIDATES
         try:  # every candidate is the whole vocabulary: the full sort
             return llm.generate([builder.render(survey.questions[q]) for q in group for _ in range(n)],
-                                settings=settings, ends=ends, seeds=seeds(group))
+                                settings=settings, ends=ends, seeds=free_text.answer_seeds(cfg.seed, group, n))
         finally:
             sampling.NUCLEUS_CANDIDATES = default
 
     def prompt_once_nucleus(group, ends):
         prefill = llm.prefill([builder.render(survey.questions[q]) for q in group]).repeat_rows(n)
-        return llm.generate_from(prefill, settings=settings, ends=ends, seeds=seeds(group))
+        return llm.generate_from(prefill, settings=settings, ends=ends, seeds=free_text.answer_seeds(cfg.seed, group, n))
 
     texts = {}
     for name, fn in (("each_prompt_full_sort", each_prompt_full_sort), ("prompt_once_nucleus", prompt_once_nucleus)):

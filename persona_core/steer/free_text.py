@@ -109,9 +109,8 @@ def sample_targets(
     option :func:`closest_options` puts first). An answer the model ended within ``max_tokens``
     ends with its end-of-turn token; one cut at the limit does not.
 
-    Several questions share a decoding batch (:data:`QUESTIONS_PER_BATCH`); answer ``j`` of
-    question ``i`` draws with its own seed, ``seed * 100003 + i * samples + j``, so it is the
-    answer that question would get sampled alone."""
+    Several questions share a decoding batch (:data:`QUESTIONS_PER_BATCH`); each answer draws with
+    its own seed (:func:`answer_seeds`), so it is the answer that question would get sampled alone."""
     llm = LLM(model, tokenizer)
     builder = free_text_builder(tokenizer)
     if labeller is None:
@@ -125,7 +124,7 @@ def sample_targets(
                file=sys.stderr)
     for start in range(0, len(indices), QUESTIONS_PER_BATCH):
         group = indices[start : start + QUESTIONS_PER_BATCH]
-        seeds = [seed * 100_003 + q * samples + j for q in group for j in range(samples)]
+        seeds = answer_seeds(seed, group, samples)
         ends: list[int | None] = []
         with torch.inference_mode():  # each question's prompt runs through the model once for its samples
             prefill = llm.prefill([builder.render(questions[q]) for q in group]).repeat_rows(samples)
@@ -141,6 +140,12 @@ def sample_targets(
             bar.update(1)
     bar.close()
     return targets
+
+
+def answer_seeds(seed: int, questions: Sequence[int], samples: int) -> list[int]:
+    """The seed of each answer of :func:`sample_targets`, question by question: answer ``j`` of
+    question ``i`` draws with ``seed * 100003 + i * samples + j``, whatever batch it shares."""
+    return [seed * 100_003 + int(q) * samples + j for q in questions for j in range(samples)]
 
 
 def load_or_sample(path: Path | None, model, tokenizer, questions, indices, samples, max_tokens, seed, progress,
