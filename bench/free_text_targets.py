@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from persona_core.data.loaders import load_survey  # noqa: E402
-from persona_core.llm import LLM, GenerationSettings  # noqa: E402
+from persona_core.llm import LLM  # noqa: E402
 from persona_core.llm import sampling  # noqa: E402
 from persona_core.llm.likelihood import MAP_INSTRUCTION, continuation_logprobs  # noqa: E402
 from persona_core.llm.loading import load_model  # noqa: E402
@@ -65,9 +65,9 @@ def one_row_per_option_labeller(llm: LLM):
 
 def bench_generation(llm: LLM, survey, questions: list[int], cfg: TrainConfig) -> dict:
     """Seconds to sample the targets' answers (no labelling), each sample's prompt run and the
-    whole vocabulary sorted, against each prompt run once and the nucleus read from its top tokens."""
+    whole vocabulary sorted, against :func:`free_text.sample_answers` (each prompt run once, the
+    nucleus read from its top tokens)."""
     builder = free_text.free_text_builder(llm.tokenizer)
-    settings = GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=cfg.free_text_tokens)
     n, k = cfg.free_text_samples, free_text.QUESTIONS_PER_BATCH
     groups = [questions[i : i + k] for i in range(0, len(questions), k)]
     out: dict = {}
@@ -76,13 +76,13 @@ def bench_generation(llm: LLM, survey, questions: list[int], cfg: TrainConfig) -
         sampling.NUCLEUS_CANDIDATES, default = llm.model.config.vocab_size, sampling.NUCLEUS_CANDIDATES
         try:  # every candidate is the whole vocabulary: the full sort
             return llm.generate([builder.render(survey.questions[q]) for q in group for _ in range(n)],
-                                settings=settings, ends=ends, seeds=free_text.answer_seeds(cfg.seed, group, n))
+                                settings=free_text.answer_settings(cfg.free_text_tokens), ends=ends,
+                                seeds=free_text.answer_seeds(cfg.seed, group, n))
         finally:
             sampling.NUCLEUS_CANDIDATES = default
 
     def prompt_once_nucleus(group, ends):
-        prefill = llm.prefill([builder.render(survey.questions[q]) for q in group]).repeat_rows(n)
-        return llm.generate_from(prefill, settings=settings, ends=ends, seeds=free_text.answer_seeds(cfg.seed, group, n))
+        return free_text.sample_answers(llm, builder, survey.questions, group, n, cfg.free_text_tokens, cfg.seed, ends)
 
     texts = {}
     for name, fn in (("each_prompt_full_sort", each_prompt_full_sort), ("prompt_once_nucleus", prompt_once_nucleus)):

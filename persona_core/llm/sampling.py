@@ -82,12 +82,17 @@ def nucleus(probs: torch.Tensor, top_p: float, candidates: int | None = None) ->
     under ``top_p``. Prefix sums are summed in the same order either way, so the kept tokens and
     their values are those of the full sort. ``candidates``: default :data:`NUCLEUS_CANDIDATES`."""
     k = min(NUCLEUS_CANDIDATES if candidates is None else candidates, probs.shape[-1])
-    top, order = probs.topk(k, dim=-1)
-    before = top.cumsum(dim=-1) - top  # the mass before each candidate
-    kept = torch.zeros_like(probs).scatter(-1, order, top.masked_fill(before >= top_p, 0.0))
-    short = (before[:, -1] < top_p).nonzero().flatten()
-    if short.numel():  # the nucleus may reach past the candidates: those rows are sorted in full
-        sorted_probs, full_order = probs[short].sort(dim=-1, descending=True)
-        drop = sorted_probs.cumsum(dim=-1) - sorted_probs >= top_p
-        kept[short] = torch.zeros_like(sorted_probs).scatter(-1, full_order, sorted_probs.masked_fill(drop, 0.0))
+    kept, last_dropped = _keep_nucleus(*probs.topk(k, dim=-1), top_p, probs)
+    short = (~last_dropped).nonzero().flatten()
+    if k < probs.shape[-1] and short.numel():  # the nucleus may reach past the candidates: sort those rows in full
+        kept[short] = _keep_nucleus(*probs[short].sort(dim=-1, descending=True), top_p, probs[short])[0]
     return kept
+
+
+def _keep_nucleus(ranked: torch.Tensor, order: torch.Tensor, top_p: float,
+                  probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """From each row's tokens in descending order (``ranked`` probabilities, ``order`` their ids):
+    a tensor shaped as ``probs`` holding the ranked tokens until the mass before one reaches
+    ``top_p`` (at least one is kept), and per row whether its last ranked token was dropped."""
+    drop = ranked.cumsum(dim=-1) - ranked >= top_p
+    return torch.zeros_like(probs).scatter(-1, order, ranked.masked_fill(drop, 0.0)), drop[:, -1]

@@ -119,16 +119,12 @@ def sample_targets(
     targets = FreeTextTargets(settings={"samples": samples, "max_tokens": max_tokens, "seed": seed, "questions": indices,
                                         "n_options": {str(i): questions[i].n_options for i in indices},
                                         "format": TARGETS_FORMAT})
-    settings = GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=max_tokens)
     bar = tqdm(total=len(indices), desc="free-text targets", unit="question", disable=not progress, leave=False,
                file=sys.stderr)
     for start in range(0, len(indices), QUESTIONS_PER_BATCH):
         group = indices[start : start + QUESTIONS_PER_BATCH]
-        seeds = answer_seeds(seed, group, samples)
         ends: list[int | None] = []
-        with torch.inference_mode():  # each question's prompt runs through the model once for its samples
-            prefill = llm.prefill([builder.render(questions[q]) for q in group]).repeat_rows(samples)
-            texts = llm.generate_from(prefill, settings=settings, ends=ends, seeds=seeds)
+        texts = sample_answers(llm, builder, questions, group, samples, max_tokens, seed, ends)
         for k, q in enumerate(group):
             said = [(text, end) for text, end in zip(texts[k * samples : (k + 1) * samples], ends[k * samples : (k + 1) * samples])
                     if text.strip()]
@@ -146,6 +142,23 @@ def answer_seeds(seed: int, questions: Sequence[int], samples: int) -> list[int]
     """The seed of each answer of :func:`sample_targets`, question by question: answer ``j`` of
     question ``i`` draws with ``seed * 100003 + i * samples + j``, whatever batch it shares."""
     return [seed * 100_003 + int(q) * samples + j for q in questions for j in range(samples)]
+
+
+def answer_settings(max_tokens: int) -> GenerationSettings:
+    """How the targets' answers are sampled: temperature 0.7, top-p 0.9, at most ``max_tokens``."""
+    return GenerationSettings(temperature=0.7, top_p=0.9, max_new_tokens=max_tokens)
+
+
+def sample_answers(llm: LLM, builder: PromptBuilder, questions: Sequence[Question], group: Sequence[int], samples: int,
+                   max_tokens: int, seed: int, ends: list | None = None) -> list[str]:
+    """``samples`` answers to each question ``questions[i]`` (``i`` in ``group``), question by
+    question, each with its own seed (:func:`answer_seeds`). Each question's prompt runs through
+    the model once for all its samples (:meth:`Prefill.repeat_rows`). ``ends``: see
+    :meth:`LLM.continue_stream`."""
+    with torch.inference_mode():
+        prefill = llm.prefill([builder.render(questions[q]) for q in group]).repeat_rows(samples)
+        return llm.generate_from(prefill, settings=answer_settings(max_tokens), ends=ends,
+                                 seeds=answer_seeds(seed, group, samples))
 
 
 def load_or_sample(path: Path | None, model, tokenizer, questions, indices, samples, max_tokens, seed, progress,
