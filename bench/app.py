@@ -261,8 +261,10 @@ def set_answer_first(page, on: bool) -> None:
 def one_batch(env: dict[str, str], repeats: int, max_new_tokens: int) -> dict:
     """Wall time of a comparison (both sides) against the unsteered side alone, in this process
     with the app's service objects; every generation runs ``max_new_tokens`` steps. Both ways of
-    decoding the comparison's two rows, interleaved: ``side_by_side`` (the app's: two batch-1
-    streams in two threads) and ``one_batch`` (one batch of two)."""
+    decoding the comparison's two rows, interleaved, each with the whole prompt in the timed call and
+    with the prompt run ahead (``_prepared``, as the page does): ``side_by_side`` (two batch-1
+    streams in two threads: the app's where the steered row runs on an adapter) and ``one_batch``
+    (one batch of two: the app's otherwise)."""
     from persona_core.llm import LLM, GenerationSettings
     from persona_core.service.catalog import database_status, load_space_view
     from persona_core.service.checkpoints import find_checkpoints, load_spm
@@ -293,20 +295,23 @@ def one_batch(env: dict[str, str], repeats: int, max_new_tokens: int) -> dict:
         wall(comparer.unsteered_stream(question, settings))  # warm-up: question head cached, code paths run
         for c in (comparer, batched):
             wall(c.stream(question, method, persona, description, settings))
-        alone, both, side, prepared = [], [], [], []
+        alone, both, side, both_prepared, prepared = [], [], [], [], []
         for _ in range(repeats):  # interleaved, so drifts in machine speed hit all alike
             alone.append(round(wall(comparer.unsteered_stream(question, settings)), 4))
             for c, times in ((batched, both), (comparer, side)):
                 c.forget_prepared()  # the whole prompt runs in the timed call, as for the unsteered side
                 times.append(round(wall(c.stream(question, method, persona, description, settings)), 4))
             # as the page does: the prompt run ahead once the persona and question are shown
-            comparer.forget_prepared()
-            comparer.prepare(question, method, persona, description)
-            prepared.append(round(wall(comparer.stream(question, method, persona, description, settings)), 4))
-        times = {"unsteered_alone": alone, "one_batch": both, "side_by_side": side, "side_by_side_prepared": prepared}
+            for c, times in ((batched, both_prepared), (comparer, prepared)):
+                c.forget_prepared()
+                c.prepare(question, method, persona, description)
+                times.append(round(wall(c.stream(question, method, persona, description, settings)), 4))
+        times = {"unsteered_alone": alone, "one_batch": both, "side_by_side": side,
+                 "one_batch_prepared": both_prepared, "side_by_side_prepared": prepared}
         out[method] = {**{k: quantiles(v) for k, v in times.items()},
                        "ratio_p50": round(statistics.median(both) / statistics.median(alone), 3),
                        "ratio_side_by_side_p50": round(statistics.median(side) / statistics.median(alone), 3),
+                       "ratio_one_batch_prepared_p50": round(statistics.median(both_prepared) / statistics.median(alone), 3),
                        "ratio_side_by_side_prepared_p50": round(statistics.median(prepared) / statistics.median(alone), 3),
                        "raw_s": times}
     return out

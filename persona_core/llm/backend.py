@@ -25,6 +25,7 @@ import torch
 from transformers import DynamicCache
 
 from persona_core.llm.config import LLMConfig
+from persona_core.llm.cpu_layout import decoding_step
 from persona_core.llm.detok import IncrementalDecoder
 from persona_core.llm.loading import load_model
 from persona_core.llm.prompts import DEFAULT_MC_FORMAT, MCFormat, mc_user_text, option_labels
@@ -329,7 +330,7 @@ class LLM:
             yield pieces  # each token goes out as soon as it is drawn, before the next step runs
             if last:
                 break
-            with torch.inference_mode():
+            with torch.inference_mode(), decoding_step():
                 mask = torch.cat([mask, mask.new_ones(n, 1)], dim=1)
                 positions = positions + 1
                 out = self.model(

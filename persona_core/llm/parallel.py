@@ -1,9 +1,10 @@
 """Decoding a few single-row streams side by side, each in its own thread.
 
-On a CPU, a decoding step of a small model at batch 2 costs 1.5-1.75x a step at batch 1
-(``bench/decode_batch.py``), while a batch-1 step gains almost nothing from a second torch
-thread. So the two rows of a comparison finish sooner as two batch-1 streams, each on its own
-core and stepped in lockstep, than as one batch of 2.
+Two rows that need different weights (the unsteered row on the base model, the steered row on a
+copy with an adapter merged in) cannot share a batch without switching adapters per row in every
+layer, which costs more than the step itself. As two batch-1 streams, each on its own core and
+stepped in lockstep, they cost about 1.3x one row alone (``bench/app.py --only batch``). Rows on
+the same weights decode as one batch instead (:mod:`persona_core.llm.cpu_layout`).
 
 torch has no per-call thread count. OpenMP keeps one per OS thread, though: the pool's threads set
 theirs once when they start, and the thread that made the pool then sets its own (and the default
