@@ -8,8 +8,10 @@ gives ``F.linear`` that fast layout; large batches (training, scoring, prefill) 
 
 Two to four rows (a comparison's steered and unsteered rows, a few personas) are another case:
 with either layout ``F.linear`` then costs about twice one row, while ``W @ x.T`` on a row-major
-copy of the weight costs 1.0-1.4x one row (on an AMD EPYC, MKL 2024.2: the 49,152-word output
-layer 10.7 ms with ``F.linear`` against 3.8 ms at 2 rows). :class:`DecodingLinear` does that, but
+copy of the weight costs little more than one row (on an AMD EPYC, MKL 2024.2, the 49,152-word
+output layer at 2 rows: 10.7 ms with ``F.linear``, 3.8 ms so). A whole decoding step of 2 rows
+then costs 1.1-1.35x one row instead of 1.45-1.5x, of 4 rows 1.5x instead of 1.9x; from 5 rows
+``F.linear`` is as fast (``bench/decode_batch.py``). :class:`DecodingLinear` does that, but
 only inside :func:`decoding_step` (the decoding loop's single-token forwards), so training,
 scoring and prefill keep their numbers to the last bit; the row-major copy is made on the first
 such step (it costs a second copy of the weights, in the processes that decode small batches).
