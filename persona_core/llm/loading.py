@@ -203,7 +203,7 @@ def _load_plain(location: str, device: torch.device, dtype: torch.dtype):
     tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=False)
     model.to(device)
     if device.type == "cpu":
-        transpose_linear_weights(model)  # faster 1-2 row decoding, same values
+        transpose_linear_weights(model)  # column-major weights, DecodingLinear: faster 1-4 row decoding
     model.eval()
     model.requires_grad_(False)
     tokenizer.padding_side = "left"
