@@ -263,8 +263,7 @@ def one_batch(env: dict[str, str], repeats: int, max_new_tokens: int) -> dict:
     with the app's service objects; every generation runs ``max_new_tokens`` steps. Both ways of
     decoding the comparison's two rows, interleaved, each with the whole prompt in the timed call and
     with the prompt run ahead (``_prepared``, as the page does): ``side_by_side`` (two batch-1
-    streams in two threads: the app's where the steered row runs on an adapter) and ``one_batch``
-    (one batch of two: the app's otherwise)."""
+    streams in two threads, ``parallel_rows=True``) and ``one_batch`` (one batch of two: the app's)."""
     from persona_core.llm import LLM, GenerationSettings
     from persona_core.service.catalog import database_status, load_space_view
     from persona_core.service.checkpoints import find_checkpoints, load_spm

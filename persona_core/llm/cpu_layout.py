@@ -47,6 +47,11 @@ def decoding_step() -> Iterator[None]:
         _in_decoding_step.reset(token)
 
 
+def in_decoding_step() -> bool:
+    """Whether this thread is inside :func:`decoding_step`."""
+    return _in_decoding_step.get()
+
+
 class DecodingLinear(torch.nn.Linear):
     """An ``nn.Linear`` (same parameters, state dict and outputs up to float rounding) whose
     decoding steps of 2-4 rows run ``W @ x.T`` on a row-major copy of the weight. The weights of a

@@ -1,10 +1,10 @@
 """Decoding a few single-row streams side by side, each in its own thread.
 
-Two rows that need different weights (the unsteered row on the base model, the steered row on a
-copy with an adapter merged in) cannot share a batch without switching adapters per row in every
-layer, which costs more than the step itself. As two batch-1 streams, each on its own core and
-stepped in lockstep, they cost about 1.3x one row alone (``bench/app.py --only batch``). Rows on
-the same weights decode as one batch instead (:mod:`persona_core.llm.cpu_layout`).
+A comparison's two rows can decode as two batch-1 streams, each on its own core and stepped in
+lockstep, the steered one on a copy of the model with the adapter merged in
+(``Comparer(parallel_rows=True)``). On a CPU that costs about 1.2-1.25x one row alone; since
+small-batch steps multiply by row-major weights (:mod:`persona_core.llm.cpu_layout`), one batch of
+two costs 1.0-1.15x, and is the default (``bench/app.py --only batch`` measures both).
 
 torch has no per-call thread count. OpenMP keeps one per OS thread, though: the pool's threads set
 theirs once when they start, and the thread that made the pool then sets its own (and the default
@@ -23,11 +23,6 @@ DECODE_WORKERS = 2  # a comparison's two rows
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 _DONE = object()
-
-
-def parallel_rows_pay() -> bool:
-    """Whether rows decode faster side by side here: with at least two torch threads to share."""
-    return torch.get_num_threads() >= 2
 
 
 def _take_share(threads: int) -> None:

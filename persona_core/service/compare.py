@@ -13,10 +13,10 @@ one batch, so both sides stream together. SPMs whose virtual tokens are keys/val
 through :func:`persona_core.service.decoding.prefill_from_past`, still one batch. The batch's
 prompt can be run ahead (:meth:`Comparer.prepare`, which the page calls once the persona and
 question are shown) and is kept, so a click decodes from the first token. From there the two rows
-decode as that batch of two, which on a CPU costs about one row a step
-(:mod:`persona_core.llm.cpu_layout`), except where the steered row needs an adapter that the
-unsteered row must skip: switching adapters per row costs ~20 ms a step, so those rows decode side
-by side, each a batch of one in its own thread (:mod:`persona_core.llm.parallel`), the steered one
+decode as that batch of two, which on a CPU costs little more than one row a step
+(:mod:`persona_core.llm.cpu_layout`; the unsteered row skips the adapter of an SPM that has one,
+:func:`persona_core.steer.adapter.row_adapters`). ``parallel_rows=True`` decodes them side by side
+instead, each a batch of one in its own thread (:mod:`persona_core.llm.parallel`), the steered one
 on a copy of the model with the adapter merged in. Option probabilities
 for a bank question come from the same layout with the training instruction, scored as in training.
 """
@@ -34,7 +34,7 @@ import torch
 
 from persona_core.data.survey import Question
 from persona_core.llm import LLM, GenerationSettings, Prefill
-from persona_core.llm.parallel import lockstep, parallel_rows_pay
+from persona_core.llm.parallel import lockstep
 from persona_core.llm.prompts import MCFormat, mc_user_text
 from persona_core.memo import LockedLRU
 from persona_core.service.personas import Persona
@@ -106,13 +106,13 @@ class Comparer:
 
     ``spm``: a loaded :class:`persona_core.steer.model.SoftPromptModel` (``None``: only text
     steering); ``spm_path``: where it came from (recorded with stored pairs). ``parallel_rows``:
-    decode the two rows side by side in two threads (``True``) or as one batch of two (``False``);
-    by default (``None``) side by side only where the steered row switches to an adapter and torch
-    has 2+ threads (:meth:`_side_by_side`).
+    decode the two rows side by side in two threads rather than as one batch of two (bench/app.py
+    --only batch, with the prompt run ahead: one batch 0.98x the unsteered answer alone with text
+    steering and 1.15x with an SPM and its adapter; side by side 1.24x and 1.21x).
     """
 
     def __init__(self, llm: LLM, spm=None, spm_path: str | Path | None = None, system_prompt: str = SYSTEM_PROMPT,
-                 parallel_rows: bool | None = None) -> None:
+                 parallel_rows: bool = False) -> None:
         self.llm = llm
         self.parallel_rows = parallel_rows
         self._merged: LLM | None = None
@@ -139,15 +139,6 @@ class Comparer:
             view = self._adapted_views[generation] = Comparer(
                 LLM(lm, self.llm.tokenizer), spm=self.spm, spm_path=self.spm_path, system_prompt=self.system_prompt)
         return view
-
-    def _side_by_side(self, names: list[str] | None) -> bool:
-        """Whether a batch from :meth:`_batch` decodes its rows side by side rather than as the batch:
-        as ``parallel_rows`` says, else where its rows switch adapters (``names``; bench/app.py --only
-        batch: one batch 1.51x the unsteered answer alone, side by side 1.27x; on one model's weights
-        one batch 0.98x, side by side 1.33x)."""
-        if self.parallel_rows is not None:
-            return self.parallel_rows
-        return names is not None and parallel_rows_pay()
 
     def _steered_decoder(self, llm: LLM, names: list[str] | None) -> LLM:
         """What decodes the steered row of a batch from :meth:`_batch` on its own: the batch's model,
@@ -372,7 +363,7 @@ class Comparer:
     ) -> Iterator[tuple[str, str]]:
         """Yield ``(unsteered piece, steered piece)`` per decoding step, from one batch's prompt
         (see :meth:`_batch`; from the prompt run ahead by :meth:`prepare` when there is one), the
-        rows decoded side by side or as that batch (:meth:`_side_by_side`). With an adapter and an
+        rows decoded as that batch or side by side (``parallel_rows``). With an adapter and an
         embedding-mode SPM the two sides run on the two models, step by step side by side.
         ``starts``: the text each side's answer begins with (:meth:`answer_starts`), which the
         model then continues."""
@@ -386,7 +377,7 @@ class Comparer:
             yield from itertools.zip_longest(plain, steered, fillvalue="")
             return
         llm, prefill, names = self._batch(question, method, persona, description)
-        if self._side_by_side(names):
+        if self.parallel_rows:
             # the unsteered row on the plain model (what the batch's adapter-skipping row computes)
             decoders = [self.llm, self._steered_decoder(llm, names)]
             steps = lockstep([d.stream_prefill(prefill.row(i), settings, first_row=i,

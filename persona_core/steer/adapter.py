@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Iterator, Sequence, TypeVar
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
+
+from persona_core.llm.cpu_layout import in_decoding_step
 
 ADAPTER_WEIGHTS = "adapter.safetensors"
 FREE_TEXT_ADAPTER_WEIGHTS = "adapter_free_text.safetensors"  # train.free_text_params = "own_adapter"
@@ -122,48 +125,80 @@ def merged_copy(lm):
 
 
 # ------------------------------------------------------- one batch, rows on and off the adapter
-# PEFT mixes adapters within one batch through LoRA layers' ``adapter_names`` argument ("__base__":
-# the row skips every adapter), which it passes only from ``PeftModel.forward``/``generate``. The
-# decoding loop calls the inner model with its own cache, so a pre-hook on each LoRA layer hands
-# the layers the names set for the current thread (none set: the layer runs as usual). Per thread,
-# so one app session's batch never changes another's forward on the shared model.
+# PEFT mixes adapters within one batch through LoRA layers' ``adapter_names`` argument, which splits
+# every LoRA layer's input into per-adapter sub-batches in Python, after per-call checks: at
+# decoding that cost ~20 ms a step of the 135M model's 210 LoRA layers (bench/app.py --only batch),
+# about half a step. With one adapter that a row uses or skips, its update can be computed for every
+# row and zeroed where skipped, in four tensor operations a layer (:class:`RowLoraLinear`). The row
+# mask is per thread, so one app session's batch never changes another's forward on the shared model.
 BASE = "__base__"
 _ROW_ADAPTERS = threading.local()
 T = TypeVar("T")
+_ROW_LORA = None
 
 
-def _inject_row_adapters(module, args, kwargs):
-    names = getattr(_ROW_ADAPTERS, "names", None)
-    if names is not None:
-        kwargs = {**kwargs, "adapter_names": names}
-    return args, kwargs
+def _row_lora_class():
+    """:class:`RowLoraLinear`, made on first use (PEFT is imported only where adapters are)."""
+    global _ROW_LORA
+    if _ROW_LORA is None:
+        from peft.tuners.lora import Linear
+
+        class RowLoraLinear(Linear):
+            """PEFT's LoRA ``Linear`` that, with one plain LoRA adapter active, in eval mode, where
+            :func:`row_adapters` set a row mask or in a decoding step without gradient
+            (:func:`~persona_core.llm.cpu_layout.decoding_step`), computes PEFT's own sum
+            ``base(x) + lora_B(lora_A(x)) * scaling`` in plain operations, each row's update
+            multiplied by its mask (1: the adapter, 0: none); elsewhere PEFT's forward."""
+
+            def forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+                mask = getattr(_ROW_ADAPTERS, "mask", None)
+                active = self.active_adapters
+                plain = (not args and not kwargs and not self.merged and not self.disable_adapters
+                         and len(active) == 1 and active[0] in self.lora_A and active[0] not in self.lora_variant)
+                if mask is not None and (not plain or self.training):
+                    raise ValueError("row adapters need one plain LoRA adapter, in eval mode")
+                if mask is None and not (plain and not self.training and in_decoding_step()
+                                         and not torch.is_grad_enabled()):
+                    return super().forward(x, *args, **kwargs)
+                name = active[0]
+                update = F.linear(F.linear(x, self.lora_A[name].weight), self.lora_B[name].weight) * self.scaling[name]
+                if mask is not None:
+                    if x.shape[0] != mask.shape[0]:
+                        raise ValueError(f"row_adapters names {mask.shape[0]} rows, but the batch has {x.shape[0]}")
+                    update = update * mask.to(update.device, update.dtype).view(-1, *([1] * (update.ndim - 1)))
+                return self.base_layer(x) + update
+
+        _ROW_LORA = RowLoraLinear
+    return _ROW_LORA
 
 
 def enable_row_adapters(lm) -> str:
-    """Let :func:`row_adapters` choose, row by row, whether ``lm``'s LoRA layers apply their
-    adapter (idempotent); returns the adapter's name."""
-    from peft.tuners.lora import LoraLayer
+    """Let :func:`row_adapters` choose, row by row, whether ``lm``'s LoRA layers apply their one
+    adapter, and let its decoding steps skip PEFT's per-call work (idempotent); returns the
+    adapter's name."""
+    from peft.tuners.lora import Linear, LoraLayer
 
     layers = [m for m in lm.modules() if isinstance(m, LoraLayer)]
     if not layers:
         raise ValueError("this model has no LoRA layers")
-    if not getattr(lm, "_persona_row_adapters", False):
-        for layer in layers:
-            layer.register_forward_pre_hook(_inject_row_adapters, with_kwargs=True)
-        lm._persona_row_adapters = True
-    return layers[0].active_adapters[0]
+    names = {name for layer in layers for name in layer.lora_A.keys()}
+    if len(names) != 1 or any(type(layer) is not Linear and not isinstance(layer, _row_lora_class()) for layer in layers):
+        raise ValueError(f"row adapters need one LoRA adapter on linear layers, this model has {sorted(names)}")
+    for layer in layers:
+        layer.__class__ = _row_lora_class()
+    return names.pop()
 
 
 @contextmanager
 def row_adapters(names: Sequence[str]) -> Iterator[None]:
     """Within this block (this thread), row ``i`` of every forward of a model prepared by
-    :func:`enable_row_adapters` uses adapter ``names[i]`` (:data:`BASE`: none)."""
-    before = getattr(_ROW_ADAPTERS, "names", None)
-    _ROW_ADAPTERS.names = list(names)
+    :func:`enable_row_adapters` uses its adapter, or none where ``names[i]`` is :data:`BASE`."""
+    before = getattr(_ROW_ADAPTERS, "mask", None)
+    _ROW_ADAPTERS.mask = torch.tensor([name != BASE for name in names], dtype=torch.float32)
     try:
         yield
     finally:
-        _ROW_ADAPTERS.names = before
+        _ROW_ADAPTERS.mask = before
 
 
 def with_row_adapters(steps: Iterator[T], names: Sequence[str]) -> Iterator[T]:

@@ -79,7 +79,7 @@ def test_prepare_computes_the_prompt_ahead_and_generation_is_unchanged(llm, view
 
 
 def test_rows_decoded_side_by_side_say_what_the_one_batch_says(llm, view):
-    # with an adapter the app decodes the two rows as two batch-1 streams in two threads; each row keeps its
+    # parallel_rows decodes the two rows as two batch-1 streams in two threads; each row keeps its
     # sampling seed (seed + row), so greedy and seeded answers are those of the batch of two
     persona = cohort_persona(view, view.cohorts[0])
     description = describe_persona(view, persona)
@@ -90,19 +90,6 @@ def test_rows_decoded_side_by_side_say_what_the_one_batch_says(llm, view):
         batch = Comparer(llm, parallel_rows=False).compare(question, "text", persona, description, settings)
         assert (side.unsteered, side.steered) == (batch.unsteered, batch.steered)
         assert side.unsteered != side.steered
-
-
-def test_rows_decode_side_by_side_by_default_only_where_they_switch_adapters(llm, monkeypatch):
-    import persona_core.service.compare as compare
-
-    monkeypatch.setattr(compare, "parallel_rows_pay", lambda: True)
-    default = Comparer(llm)
-    assert not default._side_by_side(None)  # both rows on one model's weights: one batch
-    assert default._side_by_side(["__base__", "default"])  # the steered row on the adapter
-    monkeypatch.setattr(compare, "parallel_rows_pay", lambda: False)  # one torch thread: nothing to share
-    assert not default._side_by_side(["__base__", "default"])
-    for forced in (True, False):
-        assert Comparer(llm, parallel_rows=forced)._side_by_side(None) is forced
 
 
 def test_option_probabilities_sum_to_one_and_move_with_the_persona(llm, view):

@@ -115,6 +115,36 @@ def test_row_adapters_mix_plain_and_adapted_rows_in_one_batch_per_thread(lm):
     torch.testing.assert_close(after[0], on, atol=1e-4, rtol=1e-4)  # outside the block: the adapter again
 
 
+def test_decoding_steps_of_row_adapted_layers_compute_what_peft_computes(lm):
+    from persona_core.llm.cpu_layout import decoding_step
+    from persona_core.steer.adapter import (BASE, adapter_parameters, attach_adapter, enable_row_adapters, inner_model,
+                                            row_adapters)
+
+    model, tok = lm
+    torch.manual_seed(0)
+    peft_model = attach_adapter(model, AdapterConfig(r=2))
+    with torch.no_grad():
+        for p in adapter_parameters(peft_model):
+            p.normal_(0, 0.05)
+    adapted = inner_model(peft_model)
+    ids = torch.tensor([tok.encode("Do you trust the news media?")] * 2)
+    with torch.inference_mode():
+        peft_logits = adapted(input_ids=ids).logits
+        name = enable_row_adapters(adapted)
+        assert all(type(m).__name__ == "RowLoraLinear" for m in adapted.modules() if hasattr(m, "lora_A"))
+        assert torch.equal(adapted(input_ids=ids).logits, peft_logits)  # outside a decoding step: PEFT's own forward
+        with decoding_step():
+            # PEFT's sum in plain operations (the base layers' 2-row product differs only in rounding)
+            torch.testing.assert_close(adapted(input_ids=ids).logits, peft_logits, atol=1e-4, rtol=1e-4)
+            with row_adapters([name, name]):
+                torch.testing.assert_close(adapted(input_ids=ids).logits, peft_logits, atol=1e-4, rtol=1e-4)
+        with row_adapters([BASE]), pytest.raises(ValueError, match="rows"):
+            adapted(input_ids=ids)
+        peft_model.train()
+        with row_adapters([BASE, name]), pytest.raises(ValueError, match="eval mode"):
+            adapted(input_ids=ids)
+
+
 def test_merged_copy_computes_the_adapted_model_without_lora_layers(lm):
     from peft.tuners.lora import LoraLayer
 
