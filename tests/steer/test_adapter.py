@@ -25,6 +25,19 @@ def _config(steps: int = 12, qps: int = 2) -> SteerConfig:
     )
 
 
+def _perturbed_adapter(model):
+    """A fresh r=2 adapter on a copy of ``model``, perturbed so that it is not the identity (a
+    trained adapter is not: LoRA's B is zero at init); returns the PEFT model and its inner model."""
+    from persona_core.steer.adapter import adapter_parameters, attach_adapter, inner_model
+
+    torch.manual_seed(0)
+    peft_model = attach_adapter(model, AdapterConfig(r=2))
+    with torch.no_grad():
+        for p in adapter_parameters(peft_model):
+            p.normal_(0, 0.05)
+    return peft_model, inner_model(peft_model)
+
+
 @pytest.mark.slow
 def test_spm_with_adapter_learns_saves_and_reloads(lm, planted, tmp_path):
     model, tok = lm
@@ -84,18 +97,12 @@ def test_config_round_trip_with_and_without_adapter():
 def test_row_adapters_mix_plain_and_adapted_rows_in_one_batch_per_thread(lm):
     import threading
 
-    from persona_core.steer.adapter import (BASE, adapter_parameters, attach_adapter, enable_row_adapters, inner_model,
-                                            row_adapters)
+    from persona_core.steer.adapter import BASE, enable_row_adapters, row_adapters
 
     model, tok = lm
-    torch.manual_seed(0)
-    peft_model = attach_adapter(model, AdapterConfig(r=2))
-    with torch.no_grad():  # a trained adapter is not the identity: perturb LoRA's B (zero at init)
-        for p in adapter_parameters(peft_model):
-            p.normal_(0, 0.05)
-    adapted = inner_model(peft_model)
+    peft_model, adapted = _perturbed_adapter(model)
     name = enable_row_adapters(adapted)
-    assert enable_row_adapters(adapted) == name  # idempotent: no second set of hooks
+    assert enable_row_adapters(adapted) == name  # idempotent: the layers are already row-adapted
     ids = torch.tensor([tok.encode("Do you trust the news media?")] * 2)
     with torch.inference_mode():
         plain = model(input_ids=ids[:1]).logits[0]
@@ -117,16 +124,10 @@ def test_row_adapters_mix_plain_and_adapted_rows_in_one_batch_per_thread(lm):
 
 def test_decoding_steps_of_row_adapted_layers_compute_what_peft_computes(lm):
     from persona_core.llm.cpu_layout import decoding_step
-    from persona_core.steer.adapter import (BASE, adapter_parameters, attach_adapter, enable_row_adapters, inner_model,
-                                            row_adapters)
+    from persona_core.steer.adapter import BASE, enable_row_adapters, row_adapters
 
     model, tok = lm
-    torch.manual_seed(0)
-    peft_model = attach_adapter(model, AdapterConfig(r=2))
-    with torch.no_grad():
-        for p in adapter_parameters(peft_model):
-            p.normal_(0, 0.05)
-    adapted = inner_model(peft_model)
+    peft_model, adapted = _perturbed_adapter(model)
     ids = torch.tensor([tok.encode("Do you trust the news media?")] * 2)
     with torch.inference_mode():
         peft_logits = adapted(input_ids=ids).logits
@@ -134,7 +135,7 @@ def test_decoding_steps_of_row_adapted_layers_compute_what_peft_computes(lm):
         assert all(type(m).__name__ == "RowLoraLinear" for m in adapted.modules() if hasattr(m, "lora_A"))
         assert torch.equal(adapted(input_ids=ids).logits, peft_logits)  # outside a decoding step: PEFT's own forward
         with decoding_step():
-            # PEFT's sum in plain operations (the base layers' 2-row product differs only in rounding)
+            # PEFT's sum in plain operations (the same operations; rounding may differ)
             torch.testing.assert_close(adapted(input_ids=ids).logits, peft_logits, atol=1e-4, rtol=1e-4)
             with row_adapters([name, name]):
                 torch.testing.assert_close(adapted(input_ids=ids).logits, peft_logits, atol=1e-4, rtol=1e-4)
@@ -148,15 +149,10 @@ def test_decoding_steps_of_row_adapted_layers_compute_what_peft_computes(lm):
 def test_merged_copy_computes_the_adapted_model_without_lora_layers(lm):
     from peft.tuners.lora import LoraLayer
 
-    from persona_core.steer.adapter import adapter_parameters, attach_adapter, inner_model, merged_copy
+    from persona_core.steer.adapter import merged_copy
 
     model, tok = lm
-    torch.manual_seed(0)
-    peft_model = attach_adapter(model, AdapterConfig(r=2))
-    with torch.no_grad():
-        for p in adapter_parameters(peft_model):
-            p.normal_(0, 0.05)
-    adapted = inner_model(peft_model)
+    peft_model, adapted = _perturbed_adapter(model)
     merged = merged_copy(adapted)
     assert not any(isinstance(m, LoraLayer) for m in merged.modules())
     assert any(isinstance(m, LoraLayer) for m in adapted.modules())  # the adapted model is left as it was
